@@ -1,0 +1,435 @@
+"""The tape and the reverse-mode engine: `Function` (base class of every op), grad mode, `backward`, `grad`.
+
+Every op applied to a tensor that requires grad creates one `Function` instance: it is both the `ctx` that
+`forward`/`backward` receive and the graph node (`tensor.grad_fn`), stamped with a sequence number.
+`backward` visits the reachable nodes in reverse sequence order (no recursion) and sums gradients with `+`.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+import weakref
+
+
+class _GradMode(threading.local):
+    enabled = True  # per thread: no_grad in one thread leaves the others recording
+    anomaly = False
+
+
+_mode = _GradMode()
+_counter = itertools.count()
+_OUTPUT = object()  # marks "the op's own output" among the saved items
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager and decorator that turns recording on (True) or off (False) in this thread."""
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+        self.prev = _mode.enabled
+        _mode.enabled = self.mode  # like torch: calling it as a function takes effect at once
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self.prev
+
+    def __call__(self, fn):
+        _mode.enabled = self.prev  # used as a decorator: undo the eager switch from __init__
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(self.mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad:
+    """Context manager and decorator: ops run but record nothing (use it for inference and optimizer steps)."""
+
+    _mode_value = False
+
+    def __enter__(self):
+        self._prev = _mode.enabled
+        _mode.enabled = self._mode_value
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager and decorator that turns recording back on inside `no_grad`."""
+
+    _mode_value = True
+
+
+class Function:
+    """Base class of every differentiable operation, built-in or your own.
+
+    Subclass it with two static methods, shaped like `torch.autograd.Function`:
+
+    - ``forward(ctx, *arrays, **hyperparameters)`` receives raw arrays (numpy or cupy), computes with
+      ``ctx.xp`` and returns one array. Call ``ctx.save_for_backward(...)`` with the arrays backward needs.
+    - ``backward(ctx, g)`` receives the upstream gradient as a Tensor and returns one gradient Tensor per
+      input (``None`` where none flows), each shaped like its input. Write it with minigrad ops: then it is
+      itself differentiable, and ``create_graph=True`` gives correct higher derivatives.
+      ``ctx.saved_tensors`` returns what forward saved as graph-connected Tensors (inputs stay inputs,
+      the output comes back wired to this node), and ``ctx.needs_input_grad`` tells which inputs need one.
+
+    Example::
+
+        class Cube(mg.Function):
+            "y = x**3;  vjp: gx = g * 3 * x**2"
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x * x
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return g * 3 * x * x
+
+        y = Cube.apply(mg.tensor([1.0, 2.0], requires_grad=True))
+
+    Call ``Cube.apply(*tensors, **hyperparameters)``, never ``forward`` directly.
+    """
+
+    needs_input_grad: tuple = ()
+    _saved = None
+    _freed = False
+    _hooks = None
+    _retained = None
+    _out = None
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define @staticmethod forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("a Function subclass must define @staticmethod backward(ctx, g)")
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        """Run forward on the inputs' arrays; record a node when grad mode is on and an input requires grad."""
+        dev = inputs[0].device
+        record = False
+        arrays = []
+        for t in inputs:
+            if t.device is not dev:
+                _raise_device_mismatch(cls, inputs)
+            record = record or t.requires_grad
+            arrays.append(t.data)
+        ctx = object.__new__(cls)
+        ctx.xp = dev.xp
+        record = record and _mode.enabled
+        if record:
+            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if out.__class__ is not dev.array_type:
+            out = dev.xp.asarray(out)  # numpy returns scalars from 0-d maths; keep arrays everywhere
+        if _mode.anomaly:
+            _check_anomaly(cls, "forward", out, inputs)
+        if not record:
+            return Tensor._make(out, dev, False, None)
+        ctx._seq = next(_counter)
+        ctx._parents = tuple(
+            (t.grad_fn or t) if t.requires_grad else None for t in inputs
+        )
+        ctx._in_meta = tuple((t.shape, t.dtype) for t in inputs)
+        if _mode.anomaly:
+            ctx._stack = _user_stack()
+        result = Tensor._make(out, dev, True, ctx)
+        if ctx._saved is not None:
+            ctx._resolve_saved(inputs, arrays, out)
+            if ctx._out is not None:
+                ctx._out_ref = weakref.ref(result)  # to notice in-place edits of the output
+        return result
+
+    # ---- used inside forward / backward -------------------------------------------------------
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays (inputs, the output or other arrays) for backward; read them with saved_tensors."""
+        self._saved = arrays
+
+    def _resolve_saved(self, inputs, arrays, out) -> None:
+        saved = []
+        for s in self._saved:
+            for t, a in zip(inputs, arrays):
+                if s is a:
+                    saved.append((t, t._version))  # an input: the graph-connected tensor itself
+                    break
+            else:
+                if s is out:
+                    saved.append((_OUTPUT, 0))  # the output: rebuilt on demand (no node->output cycle)
+                    self._out = out
+                    self._dev = inputs[0].device
+                elif s is None:
+                    saved.append((None, 0))
+                else:
+                    saved.append((Tensor._make(s, inputs[0].device, False, None), 0))
+        self._saved = tuple(saved)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._freed:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time: {self.name()} has already freed its "
+                "saved tensors. Pass retain_graph=True to the first backward() if you need to backward "
+                "twice, or detach() tensors (e.g. a carried hidden state) that should not join the graph."
+            )
+        out = []
+        for t, version in self._saved or ():
+            if t is _OUTPUT:
+                ref = self._out_ref()
+                if ref is not None and ref._version != 0:
+                    raise RuntimeError(
+                        f"{self.name()}: its output (shape {ref.shape}) was modified in place after the op "
+                        "ran, and backward needs it; use an out-of-place op or clone() the output first."
+                    )
+                out.append(Tensor._make(self._out, self._dev, True, self))
+                continue
+            if t is not None and t._version != version:
+                raise RuntimeError(
+                    f"{self.name()}: one of the tensors saved for backward (shape {t.shape}) was modified "
+                    f"in place after it was used (version {version} -> {t._version}); gradients would be "
+                    "wrong. Use an out-of-place op (x = x + y instead of x += y) or clone() first."
+                )
+            out.append(t)
+        return tuple(out)
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def register_hook(self, fn) -> None:
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+def _raise_device_mismatch(cls, inputs):
+    devs = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in inputs)
+    raise RuntimeError(
+        f"{cls.__name__}: expected all tensors on the same device, got {devs}; "
+        "move them with .to(device) first"
+    )
+
+
+# ---- anomaly detection hooks (see anomaly.py); kept here so apply/backward stay one code path --------
+def _user_stack():
+    import traceback
+
+    return [f for f in traceback.extract_stack()[:-3] if "/minigrad/" not in f.filename.replace("\\", "/")]
+
+
+def _check_anomaly(cls_or_node, phase, out, inputs):
+    from .anomaly import check
+
+    check(cls_or_node, phase, out, inputs)
+
+
+# ---- the engine -------------------------------------------------------------------------------------
+def _as_tuple(x):
+    if x is None:
+        return ()
+    return tuple(x) if isinstance(x, (list, tuple)) else (x,)
+
+
+def _seed_grads(outputs, grad_outputs):
+    seeds = []
+    grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"got {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"backward: outputs must be Tensors, got {type(out).__name__}")
+        if not out.requires_grad:
+            raise RuntimeError(
+                f"element {i} of the outputs does not require grad and has no grad_fn: nothing to "
+                "differentiate. Create the inputs with requires_grad=True and do not compute under no_grad()."
+            )
+        if g is None:
+            if out.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs, but the output has "
+                    f"shape {out.shape}; reduce it first (e.g. .sum()) or pass grad= of shape {out.shape}"
+                )
+            g = Tensor._make(out.device.xp.ones(out.shape, dtype=out.dtype), out.device, False, None)
+        elif not isinstance(g, Tensor):
+            g = Tensor._make(out.device.xp.asarray(g, dtype=out.dtype), out.device, False, None)
+        if g.shape != out.shape:
+            raise RuntimeError(f"backward: grad has shape {g.shape} but the output has shape {out.shape}")
+        seeds.append((out, g))
+    return seeds
+
+
+def _run_backward(seeds, retain_graph, create_graph, capture=None):
+    """Propagate gradients from (output, grad) seeds. With `capture` (a dict key -> None) gradients of those
+    keys (leaf tensors or nodes) are returned instead of accumulated into leaves' .grad."""
+    grads = {}  # node -> gradient of its output so far
+    leaf_grads = {}  # id(leaf) -> [leaf, gradient]
+    roots = []
+    for out, g in seeds:
+        _accumulate(out.grad_fn or out, g, grads, leaf_grads)
+        if out.grad_fn is not None:
+            roots.append(out.grad_fn)
+
+    # Collect the reachable nodes with an explicit stack (no recursion), then replay the tape backwards.
+    seen = set(roots)
+    stack = list(roots)
+    nodes = []
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        for p in node._parents:
+            if p is not None and p.__class__ is not Tensor and p not in seen and isinstance(p, Function):
+                seen.add(p)
+                stack.append(p)
+    nodes.sort(key=_seq_key, reverse=True)
+
+    prev = _mode.enabled
+    _mode.enabled = create_graph
+    try:
+        for node in nodes:
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            if node._freed:
+                node.saved_tensors  # raises the "backward a second time" error
+            if node._hooks:
+                for hook in node._hooks:
+                    r = hook(g)
+                    if r is not None:
+                        g = r
+            if node._retained is not None:
+                t = node._retained()
+                if t is not None:
+                    t.grad = g if t.grad is None else t.grad + g
+            if capture is not None and node in capture:
+                capture[node] = g
+            gins = type(node).backward(node, g)
+            if gins.__class__ is not tuple:
+                gins = (gins,)
+            if len(gins) != len(node._parents):
+                raise RuntimeError(
+                    f"{node.name()}.backward returned {len(gins)} gradients but the op has "
+                    f"{len(node._parents)} inputs; return one per input (None where none flows)"
+                )
+            if _mode.anomaly:
+                for gi in gins:
+                    if gi is not None:
+                        _check_anomaly(node, "backward", gi.data, ())
+            for p, gi, (shape, dtype) in zip(node._parents, gins, node._in_meta):
+                if p is None or gi is None:
+                    continue
+                if gi.__class__ is not Tensor:
+                    raise TypeError(f"{node.name()}.backward must return Tensors, got {type(gi).__name__}")
+                if gi.shape != shape:
+                    raise RuntimeError(
+                        f"{node.name()}.backward returned a gradient of shape {gi.shape} for an input "
+                        f"of shape {shape}"
+                    )
+                if gi.dtype != dtype:
+                    gi = gi.astype(dtype)
+                _accumulate(p, gi, grads, leaf_grads)
+            if not retain_graph:
+                node._saved = None
+                node._out = None
+                node._freed = True
+        for leaf, g in leaf_grads.values():
+            if leaf._hooks:
+                for hook in leaf._hooks:
+                    r = hook(g)
+                    if r is not None:
+                        g = r
+            if capture is not None:
+                if id(leaf) in capture:
+                    capture[id(leaf)] = g
+                continue
+            if leaf.grad is None:
+                # NOTE: copy, so that two leaves never share one gradient array (in-place clipping).
+                leaf.grad = g if create_graph else Tensor._make(g.data.copy(), g.device, False, None)
+            else:
+                leaf.grad = leaf.grad + g
+    finally:
+        _mode.enabled = prev
+
+
+def _seq_key(node):
+    return node._seq
+
+
+def _accumulate(p, g, grads, leaf_grads):
+    if isinstance(p, Function):
+        old = grads.get(p)
+        grads[p] = g if old is None else old + g
+    else:
+        entry = leaf_grads.get(id(p))
+        if entry is None:
+            leaf_grads[id(p)] = [p, g]
+        else:
+            entry[1] = entry[1] + g
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False) -> None:
+    """Accumulate d(tensors)/d(leaf) into every reachable leaf's `.grad` (see Tensor.backward)."""
+    outputs = _as_tuple(tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run_backward(_seed_grads(outputs, grad_tensors), retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Return the gradients of `outputs` with respect to `inputs` as a tuple, without touching `.grad`.
+
+    With create_graph=True the returned gradients are themselves differentiable (higher-order gradients).
+    """
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad; create it with requires_grad=True")
+    if retain_graph is None:
+        retain_graph = create_graph
+    keys = [t.grad_fn if t.grad_fn is not None else id(t) for t in inputs]
+    capture = dict.fromkeys(keys)
+    _run_backward(_seed_grads(outputs, grad_outputs), retain_graph, create_graph, capture)
+    result = []
+    for i, (t, key) in enumerate(zip(inputs, keys)):
+        g = capture[key]
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        if g is not None and not create_graph:
+            g = Tensor._make(g.data, g.device, False, None)
+        result.append(g)
+    return tuple(result)
+
+
+def _register_retain(tensor) -> None:
+    tensor.grad_fn._retained = weakref.ref(tensor)
+
+
+from .tensor import Tensor  # noqa: E402  (Tensor and Function refer to each other)
+
+__all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]

@@ -1,0 +1,244 @@
+"""Compositions of primitives: no VJP of their own, so their gradients come from the ops they use.
+
+Subtraction, means, variances, softmax and friends, and the shape helpers (squeeze, stack, split, ...).
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from . import ops
+from .ops import _const, _normalize_axis, reshape, transpose
+from .tensor import Tensor
+
+
+def _axis(axis, dim):
+    """Accept PyTorch's `dim=` wherever NumPy's `axis=` is the primary spelling."""
+    return axis if dim is None else dim
+
+
+def sub(x, y) -> Tensor:
+    """x - y, as x + (-y)."""
+    if not isinstance(x, Tensor):
+        x = _const(x, y)
+    if not isinstance(y, Tensor):
+        y = _const(y, x)
+    return ops.add(x, ops.neg(y))
+
+
+def minimum(x, y) -> Tensor:
+    """Elementwise min, as -max(-x, -y)."""
+    if not isinstance(x, Tensor):
+        x = _const(x, y)
+    if not isinstance(y, Tensor):
+        y = _const(y, x)
+    return ops.neg(ops.maximum(ops.neg(x), ops.neg(y)))
+
+
+def clip(x: Tensor, min=None, max=None) -> Tensor:
+    """Limit values to [min, max]; the gradient passes where min <= x <= max (as torch.clamp)."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    lo = min.data if isinstance(min, Tensor) else min
+    hi = max.data if isinstance(max, Tensor) else max
+    clipped = x.device.xp.clip(x.data, lo, hi)
+    inside = x.data == clipped
+    return ops.where(inside, x, Tensor._make(clipped, x.device, False, None))
+
+
+def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = _normalize_axis("mean", axis, x.ndim)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    if n == 0:
+        raise ValueError(f"mean: cannot average over an empty axis of a tensor of shape {x.shape}")
+    x = ops._float(x)
+    return ops.sum(x, axes, keepdims) * (1.0 / n)
+
+
+def var(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+    """Variance with PyTorch's default Bessel correction (correction=1); correction=0 gives NumPy's."""
+    axes = _normalize_axis("var", axis, x.ndim)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    if n - correction <= 0:
+        raise ValueError(f"var: {n} element(s) with correction={correction} leave no degrees of freedom")
+    x = ops._float(x)
+    centered = x - mean(x, axes, keepdims=True)
+    return ops.sum(centered * centered, axes, keepdims) * (1.0 / (n - correction))
+
+
+def std(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+    return ops.sqrt(var(x, axis, keepdims, correction))
+
+
+def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return ops.neg(ops.max(ops.neg(x), axis, keepdims))
+
+
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) without overflow: the max is subtracted first (as a constant; it cancels exactly)."""
+    axes = _normalize_axis("logsumexp", axis, x.ndim)
+    x = ops._float(x)
+    xp = x.device.xp
+    m = x.data.max(axis=axes, keepdims=True) if x.size else xp.zeros(_keep(x.shape, axes), x.dtype)
+    m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or an inf) along the axis: shift by 0 instead
+    shift = Tensor._make(m.astype(x.dtype), x.device, False, None)
+    out = ops.log(ops.sum(ops.exp(x - shift), axes, keepdims=True)) + shift
+    return out if keepdims else reshape(out, _drop(out.shape, axes))
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along axis, computed as exp(x - logsumexp(x)) so it never overflows."""
+    return ops.exp(log_softmax(x, axis))
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along axis; finite for logits of any size."""
+    return x - logsumexp(x, axis, keepdims=True)
+
+
+def _keep(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _drop(shape, axes):
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+# ---- shape helpers ---------------------------------------------------------------------------------
+
+
+def squeeze(x: Tensor, axis=None) -> Tensor:
+    """Remove size-1 axes (all of them, or the given ones)."""
+    if axis is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    axes = _normalize_axis("squeeze", axis, x.ndim)
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}, not 1")
+    return reshape(x, _drop(x.shape, axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert a size-1 axis at position `axis` (negative counts from the end of the result)."""
+    nd = x.ndim + 1
+    if not -nd <= axis < nd:
+        raise IndexError(f"unsqueeze: axis {axis} is out of range for a result with {nd} dimensions")
+    axis %= nd
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+expand_dims = unsqueeze
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s, e = _normalize_axis("flatten", (start_dim,), x.ndim)[0], _normalize_axis("flatten", (end_dim,), x.ndim)[0]
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    n = 1
+    for d in x.shape[s : e + 1]:
+        n *= d
+    return reshape(x, x.shape[:s] + (n,) + x.shape[e + 1 :])
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    a1, a2 = (_normalize_axis("swapaxes", (a,), x.ndim)[0] for a in (axis1, axis2))
+    axes = list(range(x.ndim))
+    axes[a1], axes[a2] = axes[a2], axes[a1]
+    return transpose(x, tuple(axes))
+
+
+def permute(x: Tensor, *axes) -> Tensor:
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return transpose(x, axes)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    shape = tensors[0].shape
+    for t in tensors:
+        if t.shape != shape:
+            raise ValueError(f"stack: all tensors must have the same shape, got {shape} and {t.shape}")
+    nd = len(shape) + 1
+    if not -nd <= axis < nd:
+        raise IndexError(f"stack: axis {axis} is out of range for a result with {nd} dimensions")
+    axis %= nd
+    new_shape = shape[:axis] + (1,) + shape[axis:]
+    return ops.concatenate([reshape(t, new_shape) for t in tensors], axis)
+
+
+def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
+    """PyTorch's split: an int gives chunks of that size (the last may be smaller); a list gives sizes."""
+    (ax,) = _normalize_axis("split", axis, x.ndim)
+    n = x.shape[ax]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"split: split size must be positive, got {size}")
+        sizes = [builtins.min(size, n - i) for i in range(0, n, size)]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to {n}, the length of axis {ax} of shape {x.shape}")
+    out, start = [], 0
+    lead = (slice(None),) * ax
+    for s in sizes:
+        out.append(x[lead + (slice(start, start + s),)])
+        start += s
+    return out
+
+
+def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
+    """Split into `chunks` pieces of equal size (the last may be smaller), like torch.chunk."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    (ax,) = _normalize_axis("chunk", axis, x.ndim)
+    n = x.shape[ax]
+    size = -(-n // chunks) if n else 1
+    return split(x, size, ax)
+
+
+def flip(x: Tensor, axis=None) -> Tensor:
+    """Reverse the order of elements along the given axes (all when None)."""
+    axes = _normalize_axis("flip", axis, x.ndim)
+    index = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))
+    return x[index]
+
+
+def index_select(x: Tensor, axis: int, index) -> Tensor:
+    """Pick entries along one axis with a 1-D integer index (repeats allowed: their gradients add)."""
+    (ax,) = _normalize_axis("index_select", axis, x.ndim)
+    idx = index.data if isinstance(index, Tensor) else x.device.xp.asarray(index)
+    if idx.ndim != 1 or idx.dtype.kind not in "iu":
+        raise ValueError(f"index_select: index must be a 1-D integer array, got shape {idx.shape} dtype {idx.dtype}")
+    return x[(slice(None),) * ax + (idx,)]
+
+
+def take(x: Tensor, indices, axis=None) -> Tensor:
+    """numpy.take: along `axis`, or into the flattened tensor when axis is None."""
+    idx = indices.data if isinstance(indices, Tensor) else x.device.xp.asarray(indices)
+    if axis is None:
+        return reshape(x, (-1,))[idx]
+    (ax,) = _normalize_axis("take", axis, x.ndim)
+    return x[(slice(None),) * ax + (idx,)]
+
+
+def masked_fill(x: Tensor, mask, value) -> Tensor:
+    """Return x with `value` where mask is True (mask broadcasts against x)."""
+    fill = _const(value, x) if not isinstance(value, Tensor) else value
+    return ops.where(mask, fill, x)
+
+
+def maximum(x, y) -> Tensor:
+    return ops.maximum(x, y)
+
+
