@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import threading
 import weakref
 
 
 class _GradMode(threading.local):
     enabled = True  # per thread: no_grad in one thread leaves the others recording
-    anomaly = False
 
 
 _mode = _GradMode()
+_anomaly = [False]  # switched on by detect_anomaly(); a list so anomaly.py can flip it in place
+_anomaly_node = [None]  # the node whose backward is running, for anomaly messages
 _counter = itertools.count()
 _OUTPUT = object()  # marks "the op's own output" among the saved items
 
@@ -128,38 +130,45 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run forward on the inputs' arrays; record a node when grad mode is on and an input requires grad."""
-        dev = inputs[0].device
-        record = False
-        arrays = []
-        for t in inputs:
-            if t.device is not dev:
-                _raise_device_mismatch(cls, inputs)
-            record = record or t.requires_grad
-            arrays.append(t.data)
         ctx = object.__new__(cls)
+        x = inputs[0]
+        dev = x.device
         ctx.xp = dev.xp
-        record = record and _mode.enabled
-        if record:
-            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        out = cls.forward(ctx, *arrays, **kwargs)
+        # NOTE: the one- and two-input cases are spelled out: this is the hottest code in minigrad.
+        if len(inputs) == 1:
+            record = x.requires_grad and _mode.enabled
+            out = cls.forward(ctx, x.data, **kwargs)
+        elif len(inputs) == 2:
+            y = inputs[1]
+            if y.device is not dev:
+                _raise_device_mismatch(cls, inputs)
+            record = (x.requires_grad or y.requires_grad) and _mode.enabled
+            out = cls.forward(ctx, x.data, y.data, **kwargs)
+        else:
+            record = False
+            for t in inputs:
+                if t.device is not dev:
+                    _raise_device_mismatch(cls, inputs)
+                if t.requires_grad:
+                    record = True
+            record = record and _mode.enabled
+            out = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
         if out.__class__ is not dev.array_type:
-            out = dev.xp.asarray(out)  # numpy returns scalars from 0-d maths; keep arrays everywhere
-        if _mode.anomaly:
+            out = dev.xp.asarray(out)  # numpy turns 0-d results into scalars; keep arrays everywhere
+        if _anomaly[0]:
             _check_anomaly(cls, "forward", out, inputs)
-        if not record:
+        if not record:  # the cheap path: one array call and a Tensor wrapper
             return Tensor._make(out, dev, False, None)
+        ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
         ctx._seq = next(_counter)
-        ctx._parents = tuple(
-            (t.grad_fn or t) if t.requires_grad else None for t in inputs
-        )
-        ctx._in_meta = tuple((t.shape, t.dtype) for t in inputs)
-        if _mode.anomaly:
-            ctx._stack = _user_stack()
+        # a parent is the node that made an input, or the input itself when it is a leaf
+        ctx._parents = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
+        ctx._in_meta = tuple([(t.data.shape, t.data.dtype) for t in inputs])
         result = Tensor._make(out, dev, True, ctx)
         if ctx._saved is not None:
-            ctx._resolve_saved(inputs, arrays, out)
-            if ctx._out is not None:
-                ctx._out_ref = weakref.ref(result)  # to notice in-place edits of the output
+            ctx._resolve_saved(inputs, out, result)
+        if _anomaly[0]:
+            ctx._stack = _user_stack()
         return result
 
     # ---- used inside forward / backward -------------------------------------------------------
@@ -167,23 +176,24 @@ class Function:
         """Keep arrays (inputs, the output or other arrays) for backward; read them with saved_tensors."""
         self._saved = arrays
 
-    def _resolve_saved(self, inputs, arrays, out) -> None:
+    def _resolve_saved(self, inputs, out, result) -> None:
         saved = []
         for s in self._saved:
-            for t, a in zip(inputs, arrays):
-                if s is a:
+            for t in inputs:
+                if s is t.data:
                     saved.append((t, t._version))  # an input: the graph-connected tensor itself
                     break
             else:
                 if s is out:
                     saved.append((_OUTPUT, 0))  # the output: rebuilt on demand (no node->output cycle)
                     self._out = out
-                    self._dev = inputs[0].device
+                    self._dev = result.device
+                    self._out_ref = weakref.ref(result)  # to notice in-place edits of the output
                 elif s is None:
                     saved.append((None, 0))
                 else:
-                    saved.append((Tensor._make(s, inputs[0].device, False, None), 0))
-        self._saved = tuple(saved)
+                    saved.append((Tensor._make(s, result.device, False, None), 0))
+        self._saved = saved
 
     @property
     def saved_tensors(self) -> tuple:
@@ -196,22 +206,25 @@ class Function:
         out = []
         for t, version in self._saved or ():
             if t is _OUTPUT:
-                ref = self._out_ref()
-                if ref is not None and ref._version != 0:
-                    raise RuntimeError(
-                        f"{self.name()}: its output (shape {ref.shape}) was modified in place after the op "
-                        "ran, and backward needs it; use an out-of-place op or clone() the output first."
-                    )
-                out.append(Tensor._make(self._out, self._dev, True, self))
-                continue
-            if t is not None and t._version != version:
+                out.append(self._output_tensor())
+            elif t is not None and t._version != version:
                 raise RuntimeError(
                     f"{self.name()}: one of the tensors saved for backward (shape {t.shape}) was modified "
                     f"in place after it was used (version {version} -> {t._version}); gradients would be "
                     "wrong. Use an out-of-place op (x = x + y instead of x += y) or clone() first."
                 )
-            out.append(t)
+            else:
+                out.append(t)
         return tuple(out)
+
+    def _output_tensor(self):
+        ref = self._out_ref()
+        if ref is not None and ref._version != 0:
+            raise RuntimeError(
+                f"{self.name()}: its output (shape {ref.shape}) was modified in place after the op "
+                "ran, and backward needs it; use an out-of-place op or clone() the output first."
+            )
+        return Tensor._make(self._out, self._dev, True, self)
 
     def name(self) -> str:
         return type(self).__name__
@@ -283,7 +296,7 @@ def _seed_grads(outputs, grad_outputs):
 
 def _run_backward(seeds, retain_graph, create_graph, capture=None):
     """Propagate gradients from (output, grad) seeds. With `capture` (a dict key -> None) gradients of those
-    keys (leaf tensors or nodes) are returned instead of accumulated into leaves' .grad."""
+    keys (leaf tensors by id, or nodes) are returned instead of accumulated into leaves' .grad."""
     grads = {}  # node -> gradient of its output so far
     leaf_grads = {}  # id(leaf) -> [leaf, gradient]
     roots = []
@@ -300,7 +313,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
         node = stack.pop()
         nodes.append(node)
         for p in node._parents:
-            if p is not None and p.__class__ is not Tensor and p not in seen and isinstance(p, Function):
+            if p is not None and p not in seen and p.__class__ is not Tensor and isinstance(p, Function):
                 seen.add(p)
                 stack.append(p)
     nodes.sort(key=_seq_key, reverse=True)
@@ -314,42 +327,35 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 continue
             if node._freed:
                 node.saved_tensors  # raises the "backward a second time" error
-            if node._hooks:
-                for hook in node._hooks:
-                    r = hook(g)
-                    if r is not None:
-                        g = r
-            if node._retained is not None:
-                t = node._retained()
-                if t is not None:
-                    t.grad = g if t.grad is None else t.grad + g
-            if capture is not None and node in capture:
-                capture[node] = g
+            if node._hooks is not None or node._retained is not None or capture is not None:
+                g = _node_extras(node, g, capture)
+            if _anomaly[0]:
+                _anomaly_node[0] = node  # lets a NaN raised inside backward name this node
             gins = type(node).backward(node, g)
             if gins.__class__ is not tuple:
                 gins = (gins,)
-            if len(gins) != len(node._parents):
+            parents = node._parents
+            if len(gins) != len(parents):
                 raise RuntimeError(
                     f"{node.name()}.backward returned {len(gins)} gradients but the op has "
-                    f"{len(node._parents)} inputs; return one per input (None where none flows)"
+                    f"{len(parents)} inputs; return one per input (None where none flows)"
                 )
-            if _mode.anomaly:
-                for gi in gins:
-                    if gi is not None:
-                        _check_anomaly(node, "backward", gi.data, ())
-            for p, gi, (shape, dtype) in zip(node._parents, gins, node._in_meta):
+            for p, gi, meta in zip(parents, gins, node._in_meta):
                 if p is None or gi is None:
                     continue
-                if gi.__class__ is not Tensor:
-                    raise TypeError(f"{node.name()}.backward must return Tensors, got {type(gi).__name__}")
-                if gi.shape != shape:
-                    raise RuntimeError(
-                        f"{node.name()}.backward returned a gradient of shape {gi.shape} for an input "
-                        f"of shape {shape}"
-                    )
-                if gi.dtype != dtype:
-                    gi = gi.astype(dtype)
-                _accumulate(p, gi, grads, leaf_grads)
+                if gi.__class__ is not Tensor or gi.data.shape != meta[0] or gi.data.dtype != meta[1]:
+                    gi = _check_grad(node, gi, meta)
+                if _anomaly[0]:
+                    _check_anomaly(node, "backward", gi.data, ())
+                if p.__class__ is Tensor or not isinstance(p, Function):
+                    entry = leaf_grads.get(id(p))
+                    if entry is None:
+                        leaf_grads[id(p)] = [p, gi]
+                    else:
+                        entry[1] = entry[1] + gi
+                else:
+                    old = grads.get(p)
+                    grads[p] = gi if old is None else old + gi
             if not retain_graph:
                 node._saved = None
                 node._out = None
@@ -371,10 +377,37 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 leaf.grad = leaf.grad + g
     finally:
         _mode.enabled = prev
+        _anomaly_node[0] = None
 
 
-def _seq_key(node):
-    return node._seq
+def _node_extras(node, g, capture):
+    """Tensor hooks on a non-leaf, retain_grad, and gradients captured for mg.grad()."""
+    if node._hooks:
+        for hook in node._hooks:
+            r = hook(g)
+            if r is not None:
+                g = r
+    if node._retained is not None:
+        t = node._retained()
+        if t is not None:
+            t.grad = g if t.grad is None else t.grad + g
+    if capture is not None and node in capture:
+        capture[node] = g
+    return g
+
+
+def _check_grad(node, gi, meta):
+    shape, dtype = meta
+    if not isinstance(gi, Tensor):
+        raise TypeError(f"{node.name()}.backward must return Tensors (or None), got {type(gi).__name__}")
+    if gi.shape != shape:
+        raise RuntimeError(
+            f"{node.name()}.backward returned a gradient of shape {gi.shape} for an input of shape {shape}"
+        )
+    return gi.astype(dtype) if gi.dtype != dtype else gi
+
+
+_seq_key = operator.attrgetter("_seq")
 
 
 def _accumulate(p, g, grads, leaf_grads):
@@ -431,5 +464,9 @@ def _register_retain(tensor) -> None:
 
 
 from .tensor import Tensor  # noqa: E402  (Tensor and Function refer to each other)
+from .anomaly import detect_anomaly, graph_stats  # noqa: E402
 
-__all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = [
+    "Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "detect_anomaly", "graph_stats",
+]  # fmt: skip

@@ -71,7 +71,7 @@ def _binary(cls, x, y):
         x = _const(x, y if isinstance(y, Tensor) else None)
     if y.__class__ is not Tensor:
         y = _const(y, x)
-    if x.shape != y.shape:
+    if x.data.shape != y.data.shape:
         x, y = _broadcast(cls.__name__.lower(), x, y)
     return cls.apply(x, y)
 
