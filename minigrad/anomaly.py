@@ -61,9 +61,8 @@ def check(cls_or_node, phase: str, out, inputs) -> None:
                 "values, division by zero, overflow in exp); clip or add an epsilon."
             )
         node = cls_or_node
-        shapes = ", ".join(str(m[0]) for m in node._in_meta)
         raise RuntimeError(
-            f"detect_anomaly: {node.name()}.backward produced {bad} in a gradient (input shapes {shapes}). "
+            f"detect_anomaly: {node.name()}.backward produced {bad} in a gradient (output shape {node._shape}). "
             f"The op was created at:\n{_where(getattr(node, '_stack', None))}\n"
             "Gradients blow up on exploding activations or at singular points (sqrt(0), log(0)); "
             "clip gradients (mg.nn.utils.clip_grad_norm_), lower the learning rate, or add an epsilon."

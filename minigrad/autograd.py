@@ -159,11 +159,17 @@ class Function:
             _check_anomaly(cls, "forward", out, inputs)
         if not record:  # the cheap path: one array call and a Tensor wrapper
             return Tensor._make(out, dev, False, None)
-        ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
         ctx._seq = next(_counter)
+        ctx._shape = out.shape  # the engine checks gradients against these
+        ctx._dtype = out.dtype
         # a parent is the node that made an input, or the input itself when it is a leaf
-        ctx._parents = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
-        ctx._in_meta = tuple([(t.data.shape, t.data.dtype) for t in inputs])
+        if len(inputs) == 2:
+            rx, ry = x.requires_grad, y.requires_grad
+            ctx.needs_input_grad = (rx, ry)
+            ctx._parents = ((x.grad_fn or x) if rx else None, (y.grad_fn or y) if ry else None)
+        else:
+            ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
+            ctx._parents = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
         result = Tensor._make(out, dev, True, ctx)
         if ctx._saved is not None:
             ctx._resolve_saved(inputs, out, result)
@@ -177,6 +183,12 @@ class Function:
         self._saved = arrays
 
     def _resolve_saved(self, inputs, out, result) -> None:
+        if len(inputs) == 2 and len(self._saved) == 2:  # the common (x, y) case, spelled out for speed
+            x, y = inputs
+            a, b = self._saved
+            if a is x.data and b is y.data:
+                self._saved = ((x, x._version), (y, y._version))
+                return
         saved = []
         for s in self._saved:
             for t in inputs:
@@ -340,22 +352,24 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     f"{node.name()}.backward returned {len(gins)} gradients but the op has "
                     f"{len(parents)} inputs; return one per input (None where none flows)"
                 )
-            for p, gi, meta in zip(parents, gins, node._in_meta):
+            for p, gi in zip(parents, gins):
                 if p is None or gi is None:
                     continue
-                if gi.__class__ is not Tensor or gi.data.shape != meta[0] or gi.data.dtype != meta[1]:
-                    gi = _check_grad(node, gi, meta)
-                if _anomaly[0]:
-                    _check_anomaly(node, "backward", gi.data, ())
-                if p.__class__ is Tensor or not isinstance(p, Function):
+                if p.__class__ is Tensor or not isinstance(p, Function):  # a leaf
+                    if gi.__class__ is not Tensor or gi.data.shape != p.data.shape or gi.data.dtype != p.data.dtype:
+                        gi = _check_grad(node, gi, p.data.shape, p.data.dtype)
                     entry = leaf_grads.get(id(p))
                     if entry is None:
                         leaf_grads[id(p)] = [p, gi]
                     else:
                         entry[1] = entry[1] + gi
                 else:
+                    if gi.__class__ is not Tensor or gi.data.shape != p._shape or gi.data.dtype != p._dtype:
+                        gi = _check_grad(node, gi, p._shape, p._dtype)
                     old = grads.get(p)
                     grads[p] = gi if old is None else old + gi
+                if _anomaly[0]:
+                    _check_anomaly(node, "backward", gi.data, ())
             if not retain_graph:
                 node._saved = None
                 node._out = None
@@ -396,8 +410,7 @@ def _node_extras(node, g, capture):
     return g
 
 
-def _check_grad(node, gi, meta):
-    shape, dtype = meta
+def _check_grad(node, gi, shape, dtype):
     if not isinstance(gi, Tensor):
         raise TypeError(f"{node.name()}.backward must return Tensors (or None), got {type(gi).__name__}")
     if gi.shape != shape:
