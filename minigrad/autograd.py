@@ -118,6 +118,7 @@ class Function:
     _hooks = None
     _retained = None
     _out = None
+    _scatters = False  # True for getitem: the engine then calls _scatter_into instead of backward
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -333,16 +334,26 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     prev = _mode.enabled
     _mode.enabled = create_graph
     try:
+        owned = set()  # ids of gradient buffers this pass allocated itself: safe to update in place
+        fast = not create_graph
         for node in nodes:
             g = grads.pop(node, None)
             if g is None:
                 continue
+            owned.discard(id(g))  # from here on g may be shared (Add.backward returns it twice)
             if node._freed:
                 node.saved_tensors  # raises the "backward a second time" error
             if node._hooks is not None or node._retained is not None or capture is not None:
                 g = _node_extras(node, g, capture)
             if _anomaly[0]:
                 _anomaly_node[0] = node  # lets a NaN raised inside backward name this node
+            if fast and node._scatters:
+                # NOTE: x[t] in a loop over t would otherwise build one full-size zero gradient per
+                # slice (quadratic in sequence length); scatter every slice into one buffer instead.
+                _scatter(node, g, grads, leaf_grads, owned)
+                if not retain_graph:
+                    node._freed = True
+                continue
             gins = type(node).backward(node, g)
             if gins.__class__ is not tuple:
                 gins = (gins,)
@@ -362,12 +373,12 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     if entry is None:
                         leaf_grads[id(p)] = [p, gi]
                     else:
-                        entry[1] = entry[1] + gi
+                        entry[1] = _add(entry[1], gi, owned, fast)
                 else:
                     if gi.__class__ is not Tensor or gi.data.shape != p._shape or gi.data.dtype != p._dtype:
                         gi = _check_grad(node, gi, p._shape, p._dtype)
                     old = grads.get(p)
-                    grads[p] = gi if old is None else old + gi
+                    grads[p] = gi if old is None else _add(old, gi, owned, fast)
                 if _anomaly[0]:
                     _check_anomaly(node, "backward", gi.data, ())
             if not retain_graph:
@@ -385,13 +396,52 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     capture[id(leaf)] = g
                 continue
             if leaf.grad is None:
-                # NOTE: copy, so that two leaves never share one gradient array (in-place clipping).
-                leaf.grad = g if create_graph else Tensor._make(g.data.copy(), g.device, False, None)
+                # NOTE: copy (unless this pass allocated it), so that two leaves never share one
+                # gradient array: optimizers and clipping update .grad in place.
+                if not (create_graph or id(g) in owned):
+                    g = Tensor._make(g.data.copy(), g.device, False, None)
+                leaf.grad = g
             else:
                 leaf.grad = leaf.grad + g
     finally:
         _mode.enabled = prev
         _anomaly_node[0] = None
+
+
+def _add(old, g, owned, fast):
+    """old + g; without create_graph the sum lands in a buffer this pass owns, reused in place."""
+    if not fast:
+        return old + g
+    if id(old) in owned:
+        old.data += g.data
+        return old
+    out = Tensor._make(old.data + g.data, old.device, False, None)
+    owned.add(id(out))
+    return out
+
+
+def _scatter(node, g, grads, leaf_grads, owned):
+    """Add the gradient of a slice x[index] into x's gradient buffer (allocated once, then reused)."""
+    p = node._parents[0]
+    leaf = p.__class__ is Tensor or not isinstance(p, Function)
+    if leaf:
+        entry = leaf_grads.get(id(p))
+        old = entry[1] if entry is not None else None
+        shape, dtype, dev = p.data.shape, p.data.dtype, p.device
+    else:
+        old = grads.get(p)
+        shape, dtype, dev = p._shape, p._dtype, g.device
+    if old is None or id(old) not in owned:
+        buf = Tensor._make(dev.xp.zeros(shape, dtype=dtype), dev, False, None)
+        if old is not None:
+            buf.data += old.data
+        owned.add(id(buf))
+        if leaf:
+            leaf_grads[id(p)] = [p, buf]
+        else:
+            grads[p] = buf
+        old = buf
+    node._scatter_into(old.data, g.data.astype(dtype, copy=False))
 
 
 def _node_extras(node, g, capture):

@@ -669,10 +669,18 @@ def _is_basic(index) -> bool:
 class GetItem(Function):
     """out = x[index];  vjp: gx = zeros_like(x) with g added at index (repeated indices add up)"""
 
+    _scatters = True  # without create_graph the engine adds g straight into x's gradient buffer
+
     @staticmethod
     def forward(ctx, x, index=None):
         ctx.shape, ctx.index = x.shape, index
         return x[index]
+
+    def _scatter_into(ctx, buf, g) -> None:
+        if _is_basic(ctx.index):
+            buf[ctx.index] += g
+        else:
+            ctx.xp.add.at(buf, ctx.index, g)
 
     @staticmethod
     def backward(ctx, g):
