@@ -38,7 +38,6 @@ from .functional import (
     squeeze,
     stack,
     std,
-    sub,
     swapaxes,
     take,
     unsqueeze,
@@ -68,6 +67,7 @@ from .ops import (
     reshape,
     sigmoid,
     sqrt,
+    sub,
     sum,
     tanh,
     transpose,
@@ -99,3 +99,6 @@ clamp = clip
 subtract = sub
 multiply = mul
 divide = div
+from . import nn
+from . import optim
+from .serialization import save, load

@@ -17,15 +17,6 @@ def _axis(axis, dim):
     return axis if dim is None else dim
 
 
-def sub(x, y) -> Tensor:
-    """x - y, as x + (-y)."""
-    if not isinstance(x, Tensor):
-        x = _const(x, y)
-    if not isinstance(y, Tensor):
-        y = _const(y, x)
-    return ops.add(x, ops.neg(y))
-
-
 def minimum(x, y) -> Tensor:
     """Elementwise min, as -max(-x, -y)."""
     if not isinstance(x, Tensor):

@@ -290,10 +290,10 @@ class Tensor:
         return ops.add(other, self)
 
     def __sub__(self, other) -> Tensor:
-        return F.sub(self, other)
+        return ops.sub(self, other)
 
     def __rsub__(self, other) -> Tensor:
-        return F.sub(other, self)
+        return ops.sub(other, self)
 
     def __mul__(self, other) -> Tensor:
         return ops.mul(self, other)
