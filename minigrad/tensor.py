@@ -516,8 +516,8 @@ def _shape_or_ints(args) -> tuple:
 
 # ---- creation ----------------------------------------------------------------------------------------
 def _infer_dtype(data, arr):
-    if backend.is_array(data):
-        return arr.dtype  # an array keeps its dtype (float64 stays float64)
+    if backend.is_array(data) or isinstance(data, backend.cpu.xp.generic):
+        return arr.dtype  # an array or numpy scalar keeps its dtype (float64 stays float64)
     if arr.dtype.kind == "f":
         return backend.get_default_dtype()  # Python floats become the default float32
     if arr.dtype.kind in "iu":
@@ -626,11 +626,13 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: boo
 
 
 def linspace(start, stop, num, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _shape_arg((num,))  # a clear error for a negative or non-integer count
     dev = backend.device(device)
     return _new(dev.xp.linspace(start, stop, num, dtype=_float_dtype(dtype)), dev, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _shape_arg((n,) if m is None else (n, m))
     dev = backend.device(device)
     return _new(dev.xp.eye(n, m, dtype=_float_dtype(dtype)), dev, requires_grad)
 
@@ -676,6 +678,8 @@ def uniform(*size, low: float = 0.0, high: float = 1.0, dtype=None, device=None,
 
 def randint(low: int, high: int, size, dtype=None, device=None) -> Tensor:
     """Integers in [low, high) from the device's seeded generator."""
+    if not low < high:
+        raise ValueError(f"randint: need low < high, got low={low}, high={high}")
     dev = backend.device(device)
     size = size if isinstance(size, tuple) else (size,)
     arr = dev.rng.integers(low, high, size=size).astype(backend.as_dtype(dtype) or backend.int64)
@@ -683,6 +687,7 @@ def randint(low: int, high: int, size, dtype=None, device=None) -> Tensor:
 
 
 def randperm(n: int, dtype=None, device=None) -> Tensor:
+    _shape_arg((n,))
     dev = backend.device(device)
     arr = dev.rng.permutation(n).astype(backend.as_dtype(dtype) or backend.int64)
     return Tensor._make(arr, dev, False, None)
