@@ -415,7 +415,10 @@ def _add(old, g, owned, fast):
     if id(old) in owned:
         old.data += g.data
         return old
-    out = Tensor._make(old.data + g.data, old.device, False, None)
+    total = old.data + g.data
+    if total.__class__ is not old.data.__class__:
+        total = old.device.xp.asarray(total)  # numpy turns the sum of two 0-d arrays into a scalar
+    out = Tensor._make(total, old.device, False, None)
     owned.add(id(out))
     return out
 

@@ -95,6 +95,9 @@ class Device:
     def __hash__(self) -> int:
         return hash(str(self))
 
+    def __deepcopy__(self, memo) -> Device:
+        return self  # devices are singletons compared with `is`; copy.deepcopy(tensor) keeps its device
+
 
 cpu = Device("cpu", None, np, np.random.default_rng)
 _cuda_devices: dict[int, Device] = {}

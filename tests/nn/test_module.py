@@ -1,0 +1,460 @@
+"""Module bookkeeping: parameter discovery and names, buffers, modes, state dicts, dtype moves, repr."""
+
+import copy
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(mg.ones(2))
+        self.fc = nn.Linear(2, 2)
+        self.register_buffer("running", mg.zeros(2))
+        self.register_buffer("scratch", mg.zeros(3), persistent=False)
+
+    def forward(self, x):
+        return self.fc(x) * self.scale + self.running
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(5, 2)
+        self.blocks = nn.ModuleList([Block(), Block()])
+        self.heads = nn.ModuleDict({"a": nn.Linear(2, 1), "b": nn.Linear(2, 3, bias=False)})
+        self.extra = [nn.Linear(2, 2)]  # a plain list is searched too
+        self.table = {"w": nn.Parameter(mg.zeros(4))}
+        self.seq = nn.Sequential(OrderedDict(fc=nn.Linear(2, 2), act=nn.Tanh()))
+        self.drop = nn.Dropout(0.5)
+        self.bias = nn.Parameter(mg.zeros(1))
+
+    def forward(self, idx):
+        h = self.embed(idx)
+        for b in self.blocks:
+            h = b(h)
+        return self.heads["a"](self.seq(self.drop(h))) + self.bias
+
+
+NET_PARAMS = [
+    "table.w",  # the module's own parameters come first, in assignment order, then its children's
+    "bias",
+    "embed.weight",
+    "blocks.0.scale",
+    "blocks.0.fc.weight",
+    "blocks.0.fc.bias",
+    "blocks.1.scale",
+    "blocks.1.fc.weight",
+    "blocks.1.fc.bias",
+    "heads.a.weight",
+    "heads.a.bias",
+    "heads.b.weight",
+    "extra.0.weight",
+    "extra.0.bias",
+    "seq.fc.weight",
+    "seq.fc.bias",
+]
+
+
+# ---- Parameter ---------------------------------------------------------------------------------------
+
+
+def test_parameter_is_a_leaf_tensor_that_shares_data():
+    t = mg.randn(2, 3)
+    p = nn.Parameter(t)
+    assert isinstance(p, mg.Tensor)
+    assert p.requires_grad and p.is_leaf and p.grad_fn is None
+    p.data[0, 0] = 42.0
+    assert t.data[0, 0] == 42.0  # shared, like torch.nn.Parameter
+    y = p * 2
+    assert type(y) is mg.Tensor  # results of ops are plain tensors
+    y.sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), np.full((2, 3), 2.0, dtype=np.float32))
+    assert "Parameter containing" in repr(p)
+
+
+def test_parameter_from_list_and_requires_grad_false():
+    p = nn.Parameter([1.0, 2.0], requires_grad=False)
+    assert not p.requires_grad and p.shape == (2,) and p.dtype == mg.float32
+    with pytest.raises(TypeError, match="floating point"):
+        nn.Parameter(mg.tensor([1, 2]))
+
+
+# ---- discovery and names -----------------------------------------------------------------------------
+
+
+def test_named_parameters_walks_attributes_in_assignment_order():
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == NET_PARAMS
+    assert len(list(net.parameters())) == len(NET_PARAMS)
+    assert all(isinstance(p, nn.Parameter) for p in net.parameters())
+    assert [n for n, _ in net.blocks[0].named_parameters(prefix="x")] == [
+        "x.scale",
+        "x.fc.weight",
+        "x.fc.bias",
+    ]
+    assert [n for n, _ in net.named_parameters(recurse=False)] == ["table.w", "bias"]
+
+
+def test_children_and_modules():
+    net = Net()
+    assert [n for n, _ in net.named_children()] == ["embed", "blocks", "heads", "extra.0", "seq", "drop"]
+    names = [n for n, _ in net.named_modules()]
+    assert names[:5] == ["", "embed", "blocks", "blocks.0", "blocks.0.fc"]
+    assert "heads.b" in names and "seq.act" in names and "extra.0" in names
+    assert len(list(net.modules())) == len(names) == len({id(m) for m in net.modules()})
+    assert next(iter(net.children())) is net.embed
+
+
+def test_shared_parameter_is_listed_once_but_saved_under_both_names():
+    a = nn.Linear(2, 2)
+    m = nn.Sequential(a, nn.Tanh(), a)
+    assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias"]
+    assert list(m.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]  # as PyTorch
+
+
+def test_parameters_in_a_plain_list_and_tuple():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ws = [nn.Parameter(mg.zeros(1)), nn.Parameter(mg.zeros(2))]
+            self.pair = (nn.Tanh(), nn.Linear(1, 1))
+            self.not_state = mg.zeros(3)  # a plain tensor that is not a buffer is not state
+
+    m = M()
+    assert [n for n, _ in m.named_parameters()] == ["ws.0", "ws.1", "pair.1.weight", "pair.1.bias"]
+    assert list(m.state_dict()) == ["ws.0", "ws.1", "pair.1.weight", "pair.1.bias"]
+
+
+def test_module_without_super_init_still_works():
+    class Lazy(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(mg.ones(2))
+
+        def forward(self, x):
+            return x * self.w
+
+    m = Lazy()
+    assert m.training
+    assert [n for n, _ in m.named_parameters()] == ["w"]
+    m.register_buffer("b", mg.zeros(1))
+    assert list(m.state_dict()) == ["w", "b"]
+    assert m.eval().training is False
+
+
+def test_assigning_a_plain_tensor_over_a_parameter_is_an_error():
+    lin = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="weight.*Parameter"):
+        lin.weight = lin.weight * 2
+    lin.weight = nn.Parameter(mg.zeros(2, 2))  # replacing with a Parameter is fine
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+
+
+def test_register_parameter_and_add_module_are_attribute_assignments():
+    m = nn.Module()
+    m.register_parameter("w", nn.Parameter(mg.zeros(2)))
+    m.add_module("fc", nn.Linear(2, 1))
+    m.register_parameter("unused", None)
+    assert [n for n, _ in m.named_parameters()] == ["w", "fc.weight", "fc.bias"]
+    with pytest.raises(TypeError, match="Parameter or None"):
+        m.register_parameter("x", mg.zeros(1))
+    with pytest.raises(TypeError, match="Module or None"):
+        m.add_module("y", 3)
+
+
+# ---- buffers ------------------------------------------------------------------------------------------
+
+
+def test_buffers_and_persistence():
+    b = Block()
+    assert [n for n, _ in b.named_buffers()] == ["running", "scratch"]
+    assert list(b.state_dict()) == ["scale", "running", "fc.weight", "fc.bias"]
+    b.running = mg.ones(2)  # reassigning keeps it a buffer
+    assert [n for n, _ in b.named_buffers()] == ["running", "scratch"]
+    np.testing.assert_array_equal(b.state_dict()["running"].numpy(), np.ones(2, np.float32))
+    assert "running" not in [n for n, _ in b.named_parameters()]
+    b.register_buffer("maybe", None)
+    assert [n for n, _ in b.named_buffers()] == ["running", "scratch"]
+    del b.running
+    b.running = mg.ones(2)  # deleted, then assigned again: now a plain attribute
+    assert [n for n, _ in b.named_buffers()] == ["scratch"]
+
+
+def test_register_buffer_errors():
+    m = nn.Linear(1, 1)
+    with pytest.raises(KeyError, match="'.'"):
+        m.register_buffer("a.b", mg.zeros(1))
+    with pytest.raises(TypeError, match="Tensor or None"):
+        m.register_buffer("a", np.zeros(1))
+    with pytest.raises(KeyError, match="Parameter"):
+        m.register_buffer("weight", mg.zeros(1))
+
+
+# ---- modes and gradients ----------------------------------------------------------------------------
+
+
+def test_train_eval_propagate_to_every_module():
+    net = Net()
+    assert all(m.training for m in net.modules())
+    assert net.eval() is net
+    assert not any(m.training for m in net.modules())
+    net.blocks.train()
+    assert net.blocks[1].fc.training and not net.training and not net.drop.training
+    net.train()
+    assert all(m.training for m in net.modules())
+    with pytest.raises(ValueError, match="bool"):
+        net.train("no")
+
+
+def test_zero_grad():
+    lin = nn.Linear(3, 2)
+    lin(mg.randn(4, 3)).sum().backward()
+    assert lin.weight.grad is not None
+    lin.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(lin.weight.grad.numpy(), np.zeros((2, 3), np.float32))
+    lin.zero_grad()
+    assert lin.weight.grad is None and lin.bias.grad is None
+
+
+def test_requires_grad_():
+    lin = nn.Linear(2, 2).requires_grad_(False)
+    assert not any(p.requires_grad for p in lin.parameters())
+
+
+def test_apply_visits_children_before_self():
+    seen = []
+    net = nn.Sequential(nn.Linear(1, 1), nn.Sequential(nn.Tanh()))
+    net.apply(lambda m: seen.append(type(m).__name__))
+    assert seen == ["Linear", "Tanh", "Sequential", "Sequential"]
+
+    def init_zero(m):
+        if isinstance(m, nn.Linear):
+            nn.init.zeros_(m.weight)
+
+    net.apply(init_zero)
+    assert float(net[0].weight.sum()) == 0.0
+
+
+# ---- state_dict / load_state_dict ----------------------------------------------------------------------
+
+
+def test_state_dict_order_and_detached_shared_memory():
+    net = Net()
+    sd = net.state_dict()
+    expected = []
+    for n in NET_PARAMS:
+        expected.append(n)
+        if n.endswith("scale"):  # Block: own params, own buffers, then children
+            expected.append(n.replace("scale", "running"))
+    assert list(sd) == expected
+    assert all(not v.requires_grad and type(v) is mg.Tensor for v in sd.values())
+    assert sd["embed.weight"].data is net.embed.weight.data  # shares memory like PyTorch
+    kv = net.state_dict(keep_vars=True)
+    assert kv["embed.weight"] is net.embed.weight
+
+
+def test_state_dict_round_trip_restores_outputs():
+    mg.manual_seed(0)
+    a, b = Net().eval(), Net().eval()
+    idx = mg.tensor([[0, 1], [4, 2]])
+    assert not np.allclose(a(idx).numpy(), b(idx).numpy())
+    snapshot = {k: v.numpy().copy() for k, v in a.state_dict().items()}  # plain numpy arrays load too
+    params_before = list(b.parameters())
+    result = b.load_state_dict(snapshot)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    np.testing.assert_array_equal(a(idx).numpy(), b(idx).numpy())
+    assert all(p is q for p, q in zip(params_before, b.parameters()))  # loaded in place
+    b.load_state_dict(a.state_dict())  # Tensors too
+
+
+def test_load_state_dict_casts_to_the_parameter_dtype():
+    lin = nn.Linear(2, 1)
+    lin.load_state_dict({"weight": np.array([[1.0, 2.0]]), "bias": np.array([3.0])})  # float64 arrays
+    assert lin.weight.dtype == mg.float32
+    np.testing.assert_array_equal(lin.weight.numpy(), np.array([[1.0, 2.0]], np.float32))
+
+
+def test_load_state_dict_reports_every_problem_and_changes_nothing():
+    net = Net()
+    before = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+    bad = {k: v.numpy().copy() + 1 for k, v in net.state_dict().items()}
+    del bad["heads.a.bias"]
+    del bad["blocks.1.running"]
+    bad["unknown.weight"] = np.zeros(2)
+    bad["embed.weight"] = np.zeros((6, 2))
+    bad["seq.fc.weight"] = np.zeros((2,))
+    with pytest.raises(RuntimeError) as info:
+        net.load_state_dict(bad)
+    msg = str(info.value)
+    assert "Net" in msg
+    for name in ("heads.a.bias", "blocks.1.running", "unknown.weight"):
+        assert f'"{name}"' in msg
+    assert "size mismatch for embed.weight" in msg and "(6, 2)" in msg and "(5, 2)" in msg
+    assert "size mismatch for seq.fc.weight" in msg and "(2,)" in msg and "(2, 2)" in msg
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), before[k])  # untouched
+
+
+def test_load_state_dict_non_strict():
+    lin = nn.Linear(2, 2)
+    result = lin.load_state_dict({"weight": np.eye(2, dtype=np.float32), "other": np.zeros(1)}, strict=False)
+    assert result == (["bias"], ["other"])
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == ["other"]
+    np.testing.assert_array_equal(lin.weight.numpy(), np.eye(2, dtype=np.float32))
+    with pytest.raises(RuntimeError, match="size mismatch for weight"):
+        lin.load_state_dict({"weight": np.zeros((3, 3))}, strict=False)  # shapes are checked regardless
+    with pytest.raises(RuntimeError, match="not a Tensor or array"):
+        lin.load_state_dict({"weight": [[1.0, 0.0], [0.0, 1.0]], "bias": np.zeros(2)})
+
+
+def test_state_dict_matches_pytorch_names_and_loads_pytorch_weights():
+    torch = pytest.importorskip("torch")
+
+    class TorchBlock(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(2))
+            self.fc = torch.nn.Linear(2, 2)
+            self.register_buffer("running", torch.zeros(2))
+            self.register_buffer("scratch", torch.zeros(3), persistent=False)
+
+        def forward(self, x):
+            return self.fc(x) * self.scale + self.running
+
+    ours = nn.Sequential(Block(), nn.LayerNorm(2), nn.Linear(2, 3))
+    theirs = torch.nn.Sequential(TorchBlock(), torch.nn.LayerNorm(2), torch.nn.Linear(2, 3))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
+    np.testing.assert_allclose(
+        ours(mg.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+    )
+
+
+# ---- devices, dtypes, copies ---------------------------------------------------------------------------
+
+
+def test_to_double_keeps_parameters_and_converts_grads():
+    net = Block()
+    net.register_buffer("count", mg.tensor([3]))
+    params = list(net.parameters())
+    net(mg.randn(3, 2)).sum().backward()
+    assert net.double() is net
+    assert all(p is q for p, q in zip(params, net.parameters()))
+    for p in net.parameters():
+        assert isinstance(p, nn.Parameter) and p.requires_grad and p.dtype == mg.float64
+        assert p.grad.dtype == mg.float64
+    assert net.running.dtype == mg.float64
+    assert net.count.dtype == mg.int64  # only floating tensors are cast
+    out = net(mg.randn(3, 2, dtype=mg.float64))
+    assert out.dtype == mg.float64
+    net.float()
+    assert net.fc.weight.dtype == mg.float32
+    assert net.to("cpu", dtype="float64") is net and net.fc.bias.dtype == mg.float64
+    with pytest.raises(TypeError, match="floating"):
+        net.to(dtype=mg.int64)
+
+
+def test_deepcopy_is_independent():
+    a = Block()
+    b = copy.deepcopy(a)
+    assert isinstance(b.fc.weight, nn.Parameter) and b.fc.weight.device is a.fc.weight.device
+    with mg.no_grad():
+        b.fc.weight.fill_(0.0)
+    assert float(a.fc.weight.abs().sum()) > 0
+
+
+# ---- containers and repr --------------------------------------------------------------------------------
+
+
+def test_containers():
+    lst = nn.ModuleList([nn.Linear(1, 1)]).append(nn.Tanh())
+    lst.extend([nn.ReLU()])
+    lst.insert(0, nn.Identity())
+    assert [type(m).__name__ for m in lst] == ["Identity", "Linear", "Tanh", "ReLU"]
+    assert len(lst) == 4 and isinstance(lst[1:], nn.ModuleList) and len(lst[1:]) == 3
+    del lst[0]
+    assert [n for n, _ in lst.named_parameters()] == ["0.weight", "0.bias"]
+    with pytest.raises(TypeError, match="Modules"):
+        lst.append(3)
+
+    d = nn.ModuleDict({"x": nn.Linear(1, 2)})
+    d["y"] = nn.Linear(2, 1)
+    assert list(d) == ["x", "y"] and "x" in d and len(d) == 2
+    assert [n for n, _ in d.named_parameters()] == ["x.weight", "x.bias", "y.weight", "y.bias"]
+    with pytest.raises(KeyError):
+        d["a.b"] = nn.Tanh()
+
+    seq = nn.Sequential(OrderedDict(fc=nn.Linear(2, 3), act=nn.ReLU()))
+    assert seq.fc is seq[0] and isinstance(seq[:1], nn.Sequential)
+    assert [n for n, _ in seq[:1].named_parameters()] == ["fc.weight", "fc.bias"]
+    assert seq(mg.randn(4, 2)).shape == (4, 3)
+    with pytest.raises(NotImplementedError, match="iterate"):
+        lst(mg.zeros(1))
+
+
+def test_repr_tree_like_pytorch():
+    net = nn.Sequential(
+        nn.Linear(2, 3),
+        nn.Sequential(nn.ReLU(), nn.Dropout(0.1)),
+        nn.LayerNorm(3),
+        nn.Embedding(4, 3, padding_idx=0),
+        nn.Softmax(dim=-1),
+    )
+    expected = (
+        "Sequential(\n"
+        "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
+        "  (1): Sequential(\n"
+        "    (0): ReLU()\n"
+        "    (1): Dropout(p=0.1)\n"
+        "  )\n"
+        "  (2): LayerNorm((3,), eps=1e-05, elementwise_affine=True, bias=True)\n"
+        "  (3): Embedding(4, 3, padding_idx=0)\n"
+        "  (4): Softmax(dim=-1)\n"
+        ")"
+    )
+    assert repr(net) == expected
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(2, 3),
+        torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Dropout(0.1)),
+        torch.nn.LayerNorm(3),
+        torch.nn.Embedding(4, 3, padding_idx=0),
+        torch.nn.Softmax(dim=-1),
+    )
+    assert repr(theirs).replace(", inplace=False", "") == expected
+
+
+# ---- end to end -----------------------------------------------------------------------------------------
+
+
+def test_mlp_trains_on_synthetic_data_with_manual_sgd():
+    mg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    # two interleaved spirals' worth of nonlinearity: the class is the sign of a smooth function
+    x = rng.uniform(-2, 2, size=(256, 2)).astype(np.float32)
+    y = (np.sin(2 * x[:, 0]) + x[:, 1] ** 2 > 1.0).astype(np.int64) + (x[:, 0] > 1).astype(np.int64)
+    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+    loss_fn = nn.CrossEntropyLoss()
+    xs, ys = mg.tensor(x), mg.tensor(y)
+    first = None
+    for _ in range(300):
+        loss = loss_fn(model(xs), ys)
+        if first is None:
+            first = loss.item()
+        model.zero_grad()
+        loss.backward()
+        with mg.no_grad():
+            for p in model.parameters():
+                p.data -= 0.5 * p.grad.data
+    final = loss.item()
+    assert final < 0.25 * first
+    accuracy = (model(xs).argmax(axis=1).numpy() == y).mean()
+    assert accuracy > 0.9
