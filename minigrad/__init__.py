@@ -102,3 +102,5 @@ divide = div
 from . import nn
 from . import optim
 from .serialization import save, load
+
+from .testing import gradcheck, gradgradcheck

@@ -154,6 +154,7 @@ class Function:
                     record = True
             record = record and _mode.enabled
             out = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+        raw = out
         if out.__class__ is not dev.array_type:
             out = dev.xp.asarray(out)  # numpy turns 0-d results into scalars; keep arrays everywhere
         if _anomaly[0]:
@@ -173,7 +174,7 @@ class Function:
             ctx._parents = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
         result = Tensor._make(out, dev, True, ctx)
         if ctx._saved is not None:
-            ctx._resolve_saved(inputs, out, result)
+            ctx._resolve_saved(inputs, raw, result)
         if _anomaly[0]:
             ctx._stack = _user_stack()
         return result
@@ -199,12 +200,14 @@ class Function:
             else:
                 if s is out:
                     saved.append((_OUTPUT, 0))  # the output: rebuilt on demand (no node->output cycle)
-                    self._out = out
+                    self._out = result.data
                     self._dev = result.device
                     self._out_ref = weakref.ref(result)  # to notice in-place edits of the output
                 elif s is None:
                     saved.append((None, 0))
                 else:
+                    if s.__class__ is not result.data.__class__:
+                        s = result.device.xp.asarray(s)  # a 0-d intermediate that numpy made a scalar
                     saved.append((Tensor._make(s, result.device, False, None), 0))
         self._saved = saved
 

@@ -23,6 +23,11 @@ def minimum(x, y) -> Tensor:
         x = _const(x, y)
     if not isinstance(y, Tensor):
         y = _const(y, x)
+    ops._broadcast_shape("minimum", x.shape, y.shape)  # name this op, not maximum, in a shape error
+    if x.dtype.kind != "f" and y.dtype.kind != "f":
+        # NOTE: -x wraps around for unsigned ints and INT64_MIN and fails for bools; integers need no gradient
+        out = x.device.xp.asarray(x.device.xp.minimum(x.data, y.data))
+        return Tensor._make(out, x.device, False, None)
     return ops.neg(ops.maximum(ops.neg(x), ops.neg(y)))
 
 
@@ -50,45 +55,74 @@ def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 def var(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
     """Variance with PyTorch's default Bessel correction (correction=1); correction=0 gives NumPy's."""
-    axes = _normalize_axis("var", axis, x.ndim)
-    n = 1
-    for a in axes:
-        n *= x.shape[a]
-    if n - correction <= 0:
-        raise ValueError(f"var: {n} element(s) with correction={correction} leave no degrees of freedom")
+    axes, n = _dof("var", x, axis, correction)
     x = ops._float(x)
     centered = x - mean(x, axes, keepdims=True)
     return ops.sum(centered * centered, axes, keepdims) * (1.0 / (n - correction))
 
 
+def _dof(name: str, x: Tensor, axis, correction: int) -> tuple:
+    """(axes, n): the reduced axes and their element count; raises when n - correction <= 0."""
+    axes = _normalize_axis(name, axis, x.ndim)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    if n - correction <= 0:
+        raise ValueError(f"{name}: {n} element(s) with correction={correction} leave no degrees of freedom")
+    return axes, n
+
+
 def std(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+    _dof("std", x, axis, correction)  # so that an error names std, not var
     return ops.sqrt(var(x, axis, keepdims, correction))
 
 
 def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = _normalize_axis("min", axis, x.ndim)
+    if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
+        raise ValueError(
+            f"min: cannot reduce an empty tensor of shape {x.shape} (the minimum has no identity)"
+        )
+    if x.dtype.kind != "f":  # -x wraps around for unsigned ints and INT64_MIN; integers need no gradient
+        out = x.device.xp.asarray(x.data.min(axis=axes, keepdims=keepdims))
+        return Tensor._make(out, x.device, False, None)
     return ops.neg(ops.max(ops.neg(x), axis, keepdims))
+
+
+def _max_shift(x: Tensor, axes: tuple) -> Tensor:
+    """The max of x along axes (kept as size-1 axes), as a constant: subtracting it keeps exp() from
+    overflowing, and it cancels exactly in the gradient. Non-finite maxima shift by 0 instead."""
+    xp = x.device.xp
+    m = x.data.max(axis=axes, keepdims=True) if x.size else xp.zeros(_keep(x.shape, axes), x.dtype)
+    m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or an inf) along the axis: shift by 0 instead
+    return Tensor._make(m.astype(x.dtype), x.device, False, None)
 
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) without overflow: the max is subtracted first (as a constant; it cancels exactly)."""
     axes = _normalize_axis("logsumexp", axis, x.ndim)
     x = ops._float(x)
-    xp = x.device.xp
-    m = x.data.max(axis=axes, keepdims=True) if x.size else xp.zeros(_keep(x.shape, axes), x.dtype)
-    m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or an inf) along the axis: shift by 0 instead
-    shift = Tensor._make(m.astype(x.dtype), x.device, False, None)
+    shift = _max_shift(x, axes)
     out = ops.log(ops.sum(ops.exp(x - shift), axes, keepdims=True)) + shift
     return out if keepdims else reshape(out, _drop(out.shape, axes))
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along axis, computed as exp(x - logsumexp(x)) so it never overflows."""
+    """exp(x) / sum(exp(x)) along axis, computed as exp(log_softmax(x)) so it never overflows."""
+    _normalize_axis("softmax", axis, x.ndim)
     return ops.exp(log_softmax(x, axis))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along axis; finite for logits of any size."""
-    return x - logsumexp(x, axis, keepdims=True)
+    """x - logsumexp(x) along axis; finite for logits of any size.
+
+    NOTE: computed as (x - max) - log(sum(exp(x - max))), never as x - logsumexp(x): for large logits
+    max + log(n) rounds to max in float32, and softmax([1e8, 1e8]) would come out as [1, 1].
+    """
+    axes = _normalize_axis("log_softmax", axis, x.ndim)
+    x = ops._float(x)
+    shifted = x - _max_shift(x, axes)
+    return shifted - ops.log(ops.sum(ops.exp(shifted), axes, keepdims=True))
 
 
 def _keep(shape, axes):
@@ -100,6 +134,11 @@ def _drop(shape, axes):
 
 
 # ---- shape helpers ---------------------------------------------------------------------------------
+
+
+def _at_least_1d(name: str, x: Tensor) -> None:
+    if x.ndim == 0:
+        raise ValueError(f"{name}: expected a tensor with at least 1 dimension, got a 0-d tensor")
 
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
@@ -138,6 +177,10 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    if x.ndim == 0:
+        for a in (axis1, axis2):
+            _normalize_axis("swapaxes", a, 0)  # only 0 and -1 exist
+        return x  # like torch: axes 0 and -1 of a 0-d tensor are the tensor itself
     a1, a2 = (_normalize_axis("swapaxes", (a,), x.ndim)[0] for a in (axis1, axis2))
     axes = list(range(x.ndim))
     axes[a1], axes[a2] = axes[a2], axes[a1]
@@ -169,6 +212,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
     """PyTorch's split: an int gives chunks of that size (the last may be smaller); a list gives sizes."""
+    _at_least_1d("split", x)
     (ax,) = _normalize_axis("split", axis, x.ndim)
     n = x.shape[ax]
     if isinstance(split_size_or_sections, int):
@@ -192,6 +236,7 @@ def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
     """Split into `chunks` pieces of equal size (the last may be smaller), like torch.chunk."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    _at_least_1d("chunk", x)
     (ax,) = _normalize_axis("chunk", axis, x.ndim)
     n = x.shape[ax]
     size = -(-n // chunks) if n else 1
@@ -207,6 +252,7 @@ def flip(x: Tensor, axis=None) -> Tensor:
 
 def index_select(x: Tensor, axis: int, index) -> Tensor:
     """Pick entries along one axis with a 1-D integer index (repeats allowed: their gradients add)."""
+    _at_least_1d("index_select", x)
     (ax,) = _normalize_axis("index_select", axis, x.ndim)
     idx = index.data if isinstance(index, Tensor) else x.device.xp.asarray(index)
     if idx.ndim != 1 or idx.dtype.kind not in "iu":
@@ -219,6 +265,7 @@ def take(x: Tensor, indices, axis=None) -> Tensor:
     idx = indices.data if isinstance(indices, Tensor) else x.device.xp.asarray(indices)
     if axis is None:
         return reshape(x, (-1,))[idx]
+    _at_least_1d("take", x)
     (ax,) = _normalize_axis("take", axis, x.ndim)
     return x[(slice(None),) * ax + (idx,)]
 

@@ -68,24 +68,36 @@ def _broadcast(name: str, *ts: Tensor) -> tuple:
 
 def _binary(cls, x, y):
     if x.__class__ is not Tensor:
-        x = _const(x, y if isinstance(y, Tensor) else None)
+        x = _promote_int(_const(x, y if isinstance(y, Tensor) else None), y)
+        y = _promote_int(y, x)
     if y.__class__ is not Tensor:
-        y = _const(y, x)
+        y = _promote_int(_const(y, x), x)
+        x = _promote_int(x, y)
     if x.data.shape != y.data.shape:
         x, y = _broadcast(cls.__name__.lower(), x, y)
     return cls.apply(x, y)
+
+
+def _promote_int(t, other):
+    """An integer tensor meeting a float constant becomes the default float dtype (int64 * 1.5 -> float32,
+    as in PyTorch; NumPy alone would give float64)."""
+    if isinstance(t, Tensor) and isinstance(other, Tensor) and t.dtype.kind in "iub" and other.dtype.kind == "f":
+        return astype(t, other.dtype)
+    return t
 
 
 def _normalize_axis(name: str, axis, ndim: int) -> tuple:
     """axis (None, int or tuple) -> a sorted tuple of non-negative axes, or a clear IndexError."""
     if axis is None:
         return tuple(range(ndim))
+    if not isinstance(axis, (int, tuple, list)):
+        raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}")
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
         if not isinstance(a, int) or isinstance(a, bool):
             raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):  # a 0-d tensor accepts 0 and -1, as in torch
             raise IndexError(f"{name}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
@@ -166,6 +178,8 @@ class Neg(Function):
 
 
 def neg(x: Tensor) -> Tensor:
+    if x.dtype.kind == "b":
+        raise TypeError("neg: negation of a bool tensor is not supported; invert a mask with ~mask")
     return Neg.apply(x)
 
 
@@ -223,8 +237,22 @@ class Pow(Function):
         return gx, gy
 
 
+def _check_int_pow(x: Tensor, exponent) -> None:
+    """NumPy refuses integer ** negative integer: say so in minigrad's words, naming the op."""
+    e = exponent.data if isinstance(exponent, Tensor) else exponent
+    if x.dtype.kind not in "iu":
+        return
+    kind = e.dtype.kind if hasattr(e, "dtype") else ("i" if isinstance(e, int) else "f")
+    if kind in "iu" and bool((e < 0).any() if hasattr(e, "any") else e < 0):
+        raise ValueError(
+            "pow: integers to negative integer powers are not allowed; make the base a float tensor "
+            "first (x.float() ** -1)"
+        )
+
+
 def pow(x, exponent) -> Tensor:
     if isinstance(x, Tensor) and backend.is_scalar(exponent):
+        _check_int_pow(x, exponent)
         if x.dtype.kind != "f" and isinstance(exponent, float):
             x = astype(x, backend.get_default_dtype())
         return Pow.apply(x, exponent=exponent)
@@ -232,6 +260,7 @@ def pow(x, exponent) -> Tensor:
         x = _const(x, exponent)
     if not isinstance(exponent, Tensor):
         exponent = _const(exponent, x)
+    _check_int_pow(x, exponent)
     if x.shape != exponent.shape:
         x, exponent = _broadcast("pow", x, exponent)
     return Pow.apply(x, exponent)
@@ -339,10 +368,10 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         xp = ctx.xp
-        e = xp.abs(x)
+        e = xp.abs(x, out=xp.empty_like(x))  # out= keeps a 0-d result an array (numpy returns a scalar)
         xp.negative(e, out=e)
         xp.exp(e, out=e)  # e = exp(-|x|) lies in (0, 1]: never overflows
-        r = e + 1
+        r = xp.add(e, 1, out=xp.empty_like(e))
         xp.reciprocal(r, out=r)  # r = 1 / (1 + e)
         xp.multiply(e, r, out=e)  # e * r = exp(-|x|) / (1 + exp(-|x|))
         out = xp.where(x >= 0, r, e)
@@ -616,7 +645,10 @@ def reshape(x: Tensor, shape) -> Tensor:
             known *= s
     if shape.count(-1) > 1 or (known != x.size and -1 not in shape) or (-1 in shape and (known == 0 or x.size % known)):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}")
-    return Reshape.apply(x, shape=shape)
+    try:
+        return Reshape.apply(x, shape=shape)
+    except (ValueError, TypeError) as e:  # e.g. a size below -1, which the count above does not catch
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}: {e}") from None
 
 
 class Transpose(Function):
@@ -805,6 +837,8 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     pad_width = tuple(tuple(p) for p in pad_width)
     if len(pad_width) != x.ndim or builtins.any(len(p) != 2 or builtins.min(p) < 0 for p in pad_width):
         raise ValueError(f"pad: pad_width {pad_width} must give a non-negative (before, after) for each of the {x.ndim} axes")
+    if x.ndim == 0:
+        return x  # a 0-d tensor has no axis to pad (numpy returns it unchanged)
     return Pad.apply(x, pad_width=pad_width, value=value)
 
 
@@ -830,7 +864,8 @@ def compare(op: str, x, y) -> Tensor:
 
 
 def logical_not(x: Tensor) -> Tensor:
-    return Tensor._make(x.device.xp.logical_not(x.data), x.device, False, None)
+    out = x.device.xp.asarray(x.device.xp.logical_not(x.data))  # asarray: numpy gives a scalar for 0-d input
+    return Tensor._make(out, x.device, False, None)
 
 
 def argmax(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:

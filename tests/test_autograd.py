@@ -1,0 +1,498 @@
+"""Tests of the tape and the backward engine: graph shapes, grad modes, backward misuse, mg.grad, hooks,
+higher-order gradients, custom Functions, graph freeing and in-place rules."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.testing import gradcheck, gradgradcheck
+
+
+def _t(values, device, requires_grad=True):
+    return mg.tensor(np.asarray(values, dtype=np.float64), device=device, requires_grad=requires_grad)
+
+
+# ---- graph shapes ---------------------------------------------------------------------------------
+
+
+def test_node_used_twice(device):
+    x = _t([1.0, -2.0, 3.0], device)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, -4.0, 6.0])
+
+    x = _t([0.5, 1.5], device)
+    a = x.tanh()
+    (a * a + a).sum().backward()  # a feeds two ops and the sum
+    t = np.tanh([0.5, 1.5])
+    np.testing.assert_allclose(x.grad.numpy(), (2 * t + 1) * (1 - t**2))
+
+
+def test_diamond(device):
+    x = _t([0.3, -0.7], device)
+    a = x * 2
+    b, c = a.exp(), a.tanh()  # two paths from a that meet again
+    (b * c).sum().backward()
+    av = 2 * np.array([0.3, -0.7])
+    expected = 2 * (np.exp(av) * np.tanh(av) + np.exp(av) * (1 - np.tanh(av) ** 2))
+    np.testing.assert_allclose(x.grad.numpy(), expected)
+
+
+def test_long_chain_has_no_recursion_limit(device):
+    x = _t([1.0, 2.0], device)
+    c = _t([1.00001, 1.00001], device, requires_grad=False)
+    y = x
+    for _ in range(100_000):
+        y = y * c
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.00001**100_000] * 2, rtol=1e-9)
+
+
+def test_leaf_seen_through_many_paths(device):
+    x = _t([2.0], device)
+    total = x
+    for _ in range(50):
+        total = total + x  # 51 uses of x in all
+    total.sum().backward()
+    assert x.grad.item() == 51.0
+
+
+# ---- grad modes -------------------------------------------------------------------------------------
+
+
+def test_no_grad_context_and_decorator(device):
+    x = _t([1.0, 2.0], device)
+    with mg.no_grad():
+        y = x * 2
+        assert not mg.is_grad_enabled()
+    assert mg.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+
+    @mg.no_grad()
+    def double(t):
+        return t * 2
+
+    z = double(x)
+    assert not z.requires_grad and mg.is_grad_enabled()
+
+
+def test_enable_grad_inside_no_grad(device):
+    x = _t([1.0, 2.0], device)
+    with mg.no_grad():
+        with mg.enable_grad():
+            y = x * 2
+        z = x * 2
+    assert y.requires_grad and y.grad_fn is not None
+    assert not z.requires_grad
+
+    @mg.enable_grad()
+    def record(t):
+        return t * 3
+
+    with mg.no_grad():
+        w = record(x)
+    assert w.requires_grad
+    w.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_set_grad_enabled(device):
+    x = _t([1.0], device)
+    with mg.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    with mg.set_grad_enabled(True):
+        assert (x * 2).requires_grad
+    assert mg.is_grad_enabled()
+
+
+def test_no_grad_restores_mode_after_an_exception():
+    with pytest.raises(ZeroDivisionError):
+        with mg.no_grad():
+            raise ZeroDivisionError
+    assert mg.is_grad_enabled()
+
+
+def test_detach_cuts_the_graph_and_shares_data(device):
+    x = _t([1.0, 2.0, 3.0], device)
+    d = x.detach()
+    assert not d.requires_grad and d.grad_fn is None and d.is_leaf
+    assert d.data is x.data  # same memory
+    (x * x.detach()).sum().backward()  # the detached factor is a constant
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0, 3.0])
+
+
+# ---- backward -----------------------------------------------------------------------------------------
+
+
+def test_gradients_accumulate_across_backward_calls(device):
+    x = _t([1.0, 2.0], device)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3 + 2, 3 + 4])
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_leaf_gradients_are_not_shared_arrays(device):
+    x, y = _t([1.0], device), _t([2.0], device)
+    (x + y).sum().backward()
+    x.grad.data += 1  # in-place clipping of one leaf's gradient...
+    assert y.grad.item() == 1.0  # ...leaves the other alone
+
+
+def test_second_backward_through_freed_graph_raises(device):
+    x = _t([1.0, 2.0], device)
+    y = (x.exp() * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward(device):
+    x = _t([1.0, 2.0], device)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    e = np.exp([1.0, 2.0])
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (e + e * np.array([1.0, 2.0])))
+
+
+def test_non_scalar_backward_needs_grad(device):
+    x = _t([1.0, 2.0], device)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"scalar.*\(2,\)"):
+        y.backward()
+    y.backward(grad=mg.tensor([1.0, -1.0], dtype=mg.float64, device=device))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, -2.0])
+
+
+def test_backward_grad_of_wrong_shape_raises(device):
+    y = _t([1.0, 2.0], device) * 2
+    with pytest.raises(RuntimeError, match="shape"):
+        y.backward(grad=mg.ones(3, dtype=mg.float64, device=device))
+
+
+def test_backward_on_a_tensor_that_does_not_require_grad_raises(device):
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.ones(2, device=device).sum().backward()
+
+
+# ---- mg.grad -----------------------------------------------------------------------------------------
+
+
+def test_grad_returns_without_touching_dot_grad(device):
+    x, y = _t([1.0, 2.0], device), _t([3.0, 4.0], device)
+    out = x * y
+    gx, gy = mg.grad(out, (x, y), grad_outputs=mg.tensor([1.0, 10.0], dtype=mg.float64, device=device))
+    np.testing.assert_allclose(gx.numpy(), [3.0, 40.0])
+    np.testing.assert_allclose(gy.numpy(), [1.0, 20.0])
+    assert x.grad is None and y.grad is None
+    assert not gx.requires_grad  # create_graph=False
+
+
+def test_grad_allow_unused(device):
+    x, unused = _t([1.0], device), _t([2.0], device)
+    out = (x * 2).sum()
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        mg.grad(out, (x, unused), retain_graph=True)
+    gx, gu = mg.grad(out, (x, unused), allow_unused=True)
+    assert gx.item() == 2.0 and gu is None
+
+
+def test_grad_of_a_non_leaf(device):
+    x = _t([1.0, 2.0], device)
+    h = x * 3
+    out = (h * h).sum()
+    (gh,) = mg.grad(out, h)
+    np.testing.assert_allclose(gh.numpy(), [6.0, 12.0])
+
+
+def test_grad_create_graph_gives_differentiable_gradients(device):
+    x = _t([0.5, -1.0], device)
+    (g,) = mg.grad((x**3).sum(), x, create_graph=True)
+    assert g.requires_grad
+    np.testing.assert_allclose(g.numpy(), 3 * np.array([0.5, -1.0]) ** 2)
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * np.array([0.5, -1.0]))
+
+
+def test_grad_rejects_inputs_that_do_not_require_grad(device):
+    x = _t([1.0], device)
+    with pytest.raises(RuntimeError, match="requires_grad"):
+        mg.grad((x * 2).sum(), mg.ones(1, device=device))
+
+
+# ---- hooks and retain_grad -------------------------------------------------------------------------------
+
+
+def test_hook_on_a_leaf_can_replace_the_gradient(device):
+    x = _t([1.0, 2.0], device)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    x.register_hook(lambda g: g * 10)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(seen[0], [2.0, 4.0])
+    np.testing.assert_allclose(x.grad.numpy(), [20.0, 40.0])
+
+
+def test_hook_on_a_non_leaf_changes_what_flows_upstream(device):
+    x = _t([1.0, 2.0], device)
+    h = x * 3
+    h.register_hook(lambda g: g * 0 + 1)  # replace dL/dh by ones
+    (h * h).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_hook_on_tensor_without_grad_raises(device):
+    with pytest.raises(RuntimeError, match="require grad"):
+        mg.ones(2, device=device).register_hook(lambda g: g)
+
+
+def test_retain_grad_keeps_non_leaf_gradients(device):
+    x = _t([1.0, 2.0], device)
+    h = x * 3
+    h.retain_grad()
+    other = x * 4  # no retain_grad: keeps no .grad
+    (h * h + other).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), [6.0, 12.0])
+    assert other.grad is None
+    assert not h.is_leaf and x.is_leaf
+
+
+# ---- higher order ------------------------------------------------------------------------------------------
+
+
+def test_third_derivative_of_x_to_the_fourth(device):
+    x = _t([0.5, -2.0, 3.0], device)
+    y = (x**4).sum()
+    (g1,) = mg.grad(y, x, create_graph=True)
+    (g2,) = mg.grad(g1.sum(), x, create_graph=True)
+    (g3,) = mg.grad(g2.sum(), x)
+    xv = np.array([0.5, -2.0, 3.0])
+    np.testing.assert_allclose(g1.numpy(), 4 * xv**3)
+    np.testing.assert_allclose(g2.numpy(), 12 * xv**2)
+    np.testing.assert_allclose(g3.numpy(), 24 * xv)
+
+
+def test_higher_order_through_tanh_and_exp(device):
+    x = _t([0.3], device)
+    (g1,) = mg.grad(x.tanh().sum(), x, create_graph=True)
+    (g2,) = mg.grad(g1.sum(), x, create_graph=True)
+    (g3,) = mg.grad(g2.sum(), x)
+    t = np.tanh(0.3)
+    assert g2.item() == pytest.approx(-2 * t * (1 - t**2))
+    assert g3.item() == pytest.approx(-2 * (1 - t**2) ** 2 + 4 * t**2 * (1 - t**2))
+
+
+def test_mixed_second_derivative(device):
+    x, y = _t([1.5], device), _t([-0.5], device)
+    (gx,) = mg.grad((x * x * y).sum(), x, create_graph=True)  # 2xy
+    (gxy,) = mg.grad(gx.sum(), y)  # 2x
+    assert gxy.item() == pytest.approx(3.0)
+
+
+# ---- custom Function worked example --------------------------------------------------------------------
+
+
+class Softplus(mg.Function):
+    """out = log(1 + exp(x)), computed stably;  vjp: gx = g * sigmoid(x)
+
+    The worked example of a user-defined op: forward uses raw arrays through ctx.xp, backward uses
+    Tensor ops on the graph-connected input, so second derivatives work too.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        xp = ctx.xp
+        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x.sigmoid()
+
+
+def softplus(x):
+    return Softplus.apply(x)
+
+
+def test_custom_function_forward_and_gradients(device):
+    x = _t([-30.0, -1.0, 0.0, 2.0, 40.0], device)
+    out = softplus(x)
+    np.testing.assert_allclose(out.numpy(), np.logaddexp(0, [-30.0, -1.0, 0.0, 2.0, 40.0]))
+    assert out.grad_fn.name() == "Softplus" and out.requires_grad
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 1 / (1 + np.exp(-np.array([-30.0, -1.0, 0.0, 2.0, 40.0]))))
+
+
+def test_custom_function_passes_gradcheck_and_gradgradcheck(device):
+    x = _t(np.linspace(-3, 3, 7).reshape(7, 1), device)
+    assert gradcheck(softplus, x)
+    assert gradgradcheck(softplus, x)
+    assert gradgradcheck(lambda a: softplus(a * a), _t([[0.5, -1.2]], device))
+
+
+def test_custom_function_with_two_inputs_and_needs_input_grad(device):
+    flags = []
+
+    class ScaledAdd(mg.Function):
+        """out = x + alpha * y;  vjp: gx = g, gy = alpha * g"""
+
+        @staticmethod
+        def forward(ctx, x, y, alpha=1.0):
+            ctx.alpha = alpha
+            return x + alpha * y
+
+        @staticmethod
+        def backward(ctx, g):
+            flags.append(ctx.needs_input_grad)
+            gy = g * ctx.alpha if ctx.needs_input_grad[1] else None
+            return g, gy
+
+    x, y = _t([1.0, 2.0], device), _t([3.0, 4.0], device, requires_grad=False)
+    out = ScaledAdd.apply(x, y, alpha=2.0)
+    np.testing.assert_allclose(out.numpy(), [7.0, 10.0])
+    out.sum().backward()
+    assert flags == [(True, False)]
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 1.0])
+    assert gradcheck(lambda a, b: ScaledAdd.apply(a, b, alpha=-0.5), (_t([1.0], device), _t([2.0], device)))
+
+
+def test_custom_function_returning_wrong_number_of_gradients(device):
+    class Broken(mg.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x + y
+
+        @staticmethod
+        def backward(ctx, g):
+            return (g,)
+
+    out = Broken.apply(_t([1.0], device), _t([2.0], device))
+    with pytest.raises(RuntimeError, match="Broken"):
+        out.sum().backward()
+
+
+# ---- the graph frees itself -----------------------------------------------------------------------------
+
+
+def test_graph_is_freed_without_the_garbage_collector(device):
+    gc.collect()
+    gc.disable()
+    try:
+        x = _t(np.ones((3, 3)), device)
+        h = x.tanh()  # saves its output for backward
+        mid = h * x.exp()
+        out = mid.sum()
+        refs = [weakref.ref(h), weakref.ref(mid), weakref.ref(out), weakref.ref(h.grad_fn)]
+        out.backward()
+        del h, mid, out
+        assert all(r() is None for r in refs), [r() for r in refs]
+        assert x.grad is not None
+    finally:
+        gc.enable()
+
+
+def test_graph_without_backward_is_freed_too(device):
+    gc.collect()
+    gc.disable()
+    try:
+        x = _t(np.ones(4), device)
+        y = x.sigmoid() * x
+        ref, node_ref = weakref.ref(y), weakref.ref(y.grad_fn)
+        del y
+        assert ref() is None and node_ref() is None
+    finally:
+        gc.enable()
+
+
+# ---- in-place rules ------------------------------------------------------------------------------------
+
+
+def test_inplace_on_leaf_requiring_grad_raises(device):
+    x = _t([1.0, 2.0], device)
+    with pytest.raises(RuntimeError, match=r"in-place.*no_grad"):
+        x += 1
+    with pytest.raises(RuntimeError, match="in-place"):
+        x[0] = 5.0
+    np.testing.assert_allclose(x.numpy(), [1.0, 2.0])
+
+
+def test_inplace_inside_no_grad_is_allowed(device):
+    x = _t([1.0, 2.0], device)
+    (x * x).sum().backward()
+    with mg.no_grad():
+        x -= 0.5 * x.grad  # an optimizer step
+        x *= 2
+        x[1] = 7.0
+    np.testing.assert_allclose(x.numpy(), [0.0, 7.0])
+    assert x.requires_grad and x.is_leaf
+
+
+def test_setitem_on_a_tensor_without_grad(device):
+    t = mg.zeros(2, 3, device=device)
+    t[0] = 1.0
+    t[:, 2] = mg.tensor([5.0, 6.0], device=device)
+    t[t > 5.5] = -1.0
+    np.testing.assert_allclose(t.numpy(), [[1, 1, 5], [0, 0, -1]])
+
+
+def test_inplace_on_non_leaf_raises_while_recording(device):
+    h = _t([1.0], device) * 2
+    with pytest.raises(RuntimeError, match="part of a graph"):
+        h += 1
+
+
+def test_writing_a_grad_tensor_into_a_plain_one_raises(device):
+    t = mg.zeros(2, dtype=mg.float64, device=device)
+    with pytest.raises(RuntimeError, match="drop its gradient"):
+        t[0] = _t([1.0], device)[0]
+
+
+def test_modifying_a_saved_tensor_makes_backward_raise(device):
+    x = _t([1.0, 2.0], device)
+    y = x * 1.0  # a plain tensor that will be saved by Mul below
+    w = mg.tensor([3.0, 4.0], dtype=mg.float64, device=device)
+    out = (x * w).sum()  # Mul saves w
+    w += 1  # allowed: w does not require grad, but Mul saved it
+    with pytest.raises(RuntimeError, match=r"Mul.*modified in place"):
+        out.backward()
+    del y
+
+
+def test_modifying_a_saved_output_makes_backward_raise(device):
+    x = _t([0.1, 0.2], device)
+    y = x.exp()  # Exp saves its output
+    out = y.sum()  # Sum saves nothing, so Exp is the first to notice
+    with mg.no_grad():
+        y += 1
+    with pytest.raises(RuntimeError, match=r"Exp.*in place"):
+        out.backward()
+
+
+# ---- 0-d tensors (NumPy turns 0-d results into scalars; the engine must keep arrays) ---------------------
+
+
+def test_zero_dim_gradients_are_arrays(device):
+    x = _t(2.0, device)
+    (x * x).backward()  # two contributions to one leaf are summed
+    assert x.grad.shape == () and x.grad.item() == 4.0
+    assert isinstance(x.grad.numpy(), np.ndarray)
+    v = _t(0.3, device)
+    (gv,) = mg.grad([v, -v], [v], grad_outputs=[_t(1.0, device, False), _t(2.0, device, False)])
+    assert isinstance(gv.numpy(), np.ndarray) and gv.item() == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize(
+    "op, second", [(mg.exp, np.exp), (mg.tanh, lambda a: -2 * np.tanh(a) * (1 - np.tanh(a) ** 2))]
+)
+def test_zero_dim_second_derivative(op, second, device):
+    x = _t(0.5, device)
+    (g,) = mg.grad(op(x), x, create_graph=True)
+    assert g.requires_grad  # the saved output must stay connected to the graph for 0-d tensors too
+    (gg,) = mg.grad(g, x)
+    assert gg.item() == pytest.approx(second(0.5))
