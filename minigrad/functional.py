@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 
 from . import ops
-from .ops import _const, _normalize_axis, reshape, transpose
+from .ops import _const, _normalize_axis, reshape, stack, transpose  # noqa: F401  (stack re-exported)
 from .tensor import Tensor
 
 
@@ -191,23 +191,6 @@ def permute(x: Tensor, *axes) -> Tensor:
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
     return transpose(x, axes)
-
-
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: expected a non-empty sequence of tensors")
-    shape = tensors[0].shape
-    for t in tensors:
-        if t.shape != shape:
-            raise ValueError(f"stack: all tensors must have the same shape, got {shape} and {t.shape}")
-    nd = len(shape) + 1
-    if not -nd <= axis < nd:
-        raise IndexError(f"stack: axis {axis} is out of range for a result with {nd} dimensions")
-    axis %= nd
-    new_shape = shape[:axis] + (1,) + shape[axis:]
-    return ops.concatenate([reshape(t, new_shape) for t in tensors], axis)
 
 
 def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:

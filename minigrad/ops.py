@@ -9,6 +9,7 @@ one place where gradients are summed back to an input's shape.
 from __future__ import annotations
 
 import builtins
+import contextlib
 
 from . import backend
 from .autograd import Function, is_grad_enabled
@@ -363,18 +364,19 @@ def tanh(x: Tensor) -> Tensor:
 
 
 class Sigmoid(Function):
-    """out = 1 / (1 + exp(-x)), computed without overflow;  vjp: gx = g * out * (1 - out)"""
+    """out = 1 / (1 + exp(-x));  vjp: gx = g * out * (1 - out)"""
 
     @staticmethod
     def forward(ctx, x):
         xp = ctx.xp
-        e = xp.abs(x, out=xp.empty_like(x))  # out= keeps a 0-d result an array (numpy returns a scalar)
-        xp.negative(e, out=e)
-        xp.exp(e, out=e)  # e = exp(-|x|) lies in (0, 1]: never overflows
-        r = xp.add(e, 1, out=xp.empty_like(e))
-        xp.reciprocal(r, out=r)  # r = 1 / (1 + e)
-        xp.multiply(e, r, out=e)  # e * r = exp(-|x|) / (1 + exp(-|x|))
-        out = xp.where(x >= 0, r, e)
+        # NOTE: exp(-x) overflows to inf for very negative x, and 1 / (1 + inf) = 0 is the right limit:
+        # silence the warning rather than pay for a branch-free two-sided formula (35% slower).
+        with _quiet_overflow(xp):
+            e = xp.exp(-x)
+        if e.__class__ is not x.__class__:
+            e = xp.asarray(e)  # numpy returns a scalar for 0-d input
+        e += 1
+        out = xp.reciprocal(e, out=e)
         ctx.save_for_backward(out)
         return out
 
@@ -382,6 +384,11 @@ class Sigmoid(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return g * (out * (1 - out))
+
+
+def _quiet_overflow(xp):
+    errstate = getattr(xp, "errstate", None)  # numpy has it; cupy never warns
+    return errstate(over="ignore") if errstate is not None else contextlib.nullcontext()
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -551,6 +558,10 @@ def matmul(x, y) -> Tensor:
         return MatMul.apply(x, y)  # the common case, first
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {x.shape} and {y.shape}")
+    if x.ndim > 2 and y.ndim == 2 and x.shape[-1] == y.shape[0]:
+        # (..., n, k) @ (k, m) is one 2-D product: far faster than broadcasting y over the batch
+        out = MatMul.apply(reshape(x, (-1, x.shape[-1])), y)
+        return reshape(out, x.shape[:-1] + (y.shape[1],))
     xs = reshape(x, (1,) + x.shape) if x.ndim == 1 else x
     ys = reshape(y, y.shape + (1,)) if y.ndim == 1 else y
     if xs.shape[-1] != ys.shape[-2]:
@@ -811,6 +822,39 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ValueError(f"concatenate: shapes {shapes} must match except along axis {ax}")
     return Concatenate.apply(*tensors, axis=ax)
+
+
+class Stack(Function):
+    """out = stack(xs, axis);  vjp: gx_i = g[..., i, ...] (the slice at position i along axis)"""
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        ctx.axis = axis
+        return ctx.xp.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        lead = (slice(None),) * ctx.axis
+        return tuple(getitem(g, lead + (i,)) if need else None for i, need in enumerate(ctx.needs_input_grad))
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if first is None:
+        raise TypeError("stack: expected Tensors")
+    tensors = [_const(t, first) for t in tensors]
+    shape = first.shape
+    for t in tensors:
+        if t.shape != shape:
+            raise ValueError(f"stack: all tensors must have the same shape, got {shape} and {t.shape}")
+    nd = len(shape) + 1
+    if not -nd <= axis < nd:
+        raise IndexError(f"stack: axis {axis} is out of range for a result with {nd} dimensions")
+    return Stack.apply(*tensors, axis=axis % nd)
 
 
 class Pad(Function):
