@@ -119,6 +119,7 @@ class Function:
     _retained = None
     _out = None
     _scatters = False  # True for getitem: the engine then calls _scatter_into instead of backward
+    _defers_rhs = False  # True for matmul: the engine may batch its right operand's gradient terms
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -339,8 +340,11 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     try:
         owned = set()  # ids of gradient buffers this pass allocated itself: safe to update in place
         fast = not create_graph
+        pending = {}  # key -> [(x, g), ...]: x^T @ g terms of a matmul's right operand, summed at once
         for node in nodes:
             g = grads.pop(node, None)
+            if pending and node in pending:
+                g = _flush_pending(pending.pop(node), g, node._dtype, owned)
             if g is None:
                 continue
             owned.discard(id(g))  # from here on g may be shared (Add.backward returns it twice)
@@ -357,7 +361,15 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 if not retain_graph:
                     node._freed = True
                 continue
-            gins = type(node).backward(node, g)
+            if fast and node._defers_rhs and node.needs_input_grad[1] and _defer_rhs(node, g, pending):
+                # NOTE: W used at every time step gets sum_t h_t^T g_t as ONE matmul of the stacked
+                # terms when W's node is reached, instead of T thin matmuls and T - 1 additions.
+                need = node.needs_input_grad
+                node.needs_input_grad = (need[0], False)
+                gins = type(node).backward(node, g)
+                node.needs_input_grad = need
+            else:
+                gins = type(node).backward(node, g)
             if gins.__class__ is not tuple:
                 gins = (gins,)
             parents = node._parents
@@ -388,6 +400,11 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 node._saved = None
                 node._out = None
                 node._freed = True
+        for key, terms in pending.items():  # what is left belongs to leaves
+            entry = leaf_grads.get(key)
+            leaf = entry[0] if entry is not None else terms[0][2]
+            total = _flush_pending(terms, entry[1] if entry is not None else None, leaf.dtype, owned)
+            leaf_grads[key] = [leaf, total]
         for leaf, g in leaf_grads.values():
             if leaf._hooks:
                 for hook in leaf._hooks:
@@ -422,6 +439,40 @@ def _add(old, g, owned, fast):
     if total.__class__ is not old.data.__class__:
         total = old.device.xp.asarray(total)  # numpy turns the sum of two 0-d arrays into a scalar
     out = Tensor._make(total, old.device, False, None)
+    owned.add(id(out))
+    return out
+
+
+def _defer_rhs(node, g, pending) -> bool:
+    """Queue x^T @ g for a 2-D matmul x @ y; False when the shapes need the general rule."""
+    x = node._saved[0][0]
+    if g.data.ndim != 2 or x.data.ndim != 2 or x._version != node._saved[0][1]:
+        return False
+    p = node._parents[1]
+    leaf = p.__class__ is Tensor or not isinstance(p, Function)
+    key = id(p) if leaf else p
+    terms = pending.get(key)
+    if terms is None:
+        pending[key] = terms = []
+    terms.append((x.data, g.data, p))
+    return True
+
+
+def _flush_pending(terms, g, dtype, owned):
+    """Sum the queued x^T @ g terms with one matmul of the concatenated terms, plus g (or None)."""
+    if len(terms) == 1:
+        xs, gs = terms[0][0], terms[0][1]
+    else:
+        xp = _device_of(terms[0][1]).xp
+        xs = xp.concatenate([t[0] for t in terms])
+        gs = xp.concatenate([t[1] for t in terms])
+    total = (xs.T @ gs).astype(dtype, copy=False)
+    if g is not None:
+        if id(g) in owned:
+            g.data += total
+            return g
+        total += g.data
+    out = Tensor._make(total, _device_of(total), False, None)
     owned.add(id(out))
     return out
 
@@ -532,7 +583,9 @@ def _register_retain(tensor) -> None:
     tensor.grad_fn._retained = weakref.ref(tensor)
 
 
+from .backend import device_of as _device_of  # noqa: E402
 from .tensor import Tensor  # noqa: E402  (Tensor and Function refer to each other)
+
 from .anomaly import detect_anomaly, graph_stats  # noqa: E402
 
 __all__ = [

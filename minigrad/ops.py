@@ -528,6 +528,8 @@ class MatMul(Function):
     """out = x @ y for (..., n, k) @ (..., k, m) with equal batch shapes;
     vjp: gx = g @ y^T, gy = x^T @ g"""
 
+    _defers_rhs = True  # without create_graph the engine sums many x^T @ g terms for one y in one matmul
+
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
@@ -560,7 +562,10 @@ def matmul(x, y) -> Tensor:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {x.shape} and {y.shape}")
     if x.ndim > 2 and y.ndim == 2 and x.shape[-1] == y.shape[0]:
         # (..., n, k) @ (k, m) is one 2-D product: far faster than broadcasting y over the batch
-        out = MatMul.apply(reshape(x, (-1, x.shape[-1])), y)
+        rows = 1
+        for n in x.shape[:-1]:
+            rows *= n  # not -1: reshape cannot infer a size from an empty tensor
+        out = MatMul.apply(reshape(x, (rows, x.shape[-1])), y)
         return reshape(out, x.shape[:-1] + (y.shape[1],))
     xs = reshape(x, (1,) + x.shape) if x.ndim == 1 else x
     ys = reshape(y, y.shape + (1,)) if y.ndim == 1 else y
