@@ -612,8 +612,7 @@ class RNNBase(Module):
             hs[t] = h
             if rec is not None:
                 rec._watch_step(key, t, h)
-        # stack(hs), without one reshape per step (each would cost a node and its backward)
-        return ops.concatenate(hs, axis=0).reshape((L, N, hs[0].shape[1])), state
+        return ops.stack(hs), state
 
 
 class RNN(RNNBase):
