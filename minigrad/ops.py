@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import math
 
 from . import backend
 from .autograd import Function, is_grad_enabled
@@ -32,7 +33,13 @@ def _const(value, like: Tensor | None) -> Tensor:
             dtype = like.dtype if not (like.dtype.kind == "b" and not isinstance(value, bool)) else None
         else:
             dtype = backend.get_default_dtype()  # int tensor with a float: promote like PyTorch
-        return Tensor._make(dev.xp.asarray(value, dtype=dtype), dev, False, None)
+        key = (value.__class__, value, dtype, dev)
+        arr = _scalar_cache.get(key)
+        if arr is None:
+            arr = dev.xp.asarray(value, dtype=dtype)
+            if len(_scalar_cache) < 256:  # the 1 in `1 - out` recurs on every backward: make it once
+                _scalar_cache[key] = arr
+        return Tensor._make(arr, dev, False, None)
     if backend.is_array(value) or isinstance(value, (list, tuple)):
         arr = dev.xp.asarray(value)
         if arr.dtype.kind == "f" and not backend.is_array(value):
@@ -42,6 +49,7 @@ def _const(value, like: Tensor | None) -> Tensor:
 
 
 _shape_cache: dict = {}
+_scalar_cache: dict = {}
 
 
 def _broadcast_shape(name: str, *shapes) -> tuple:
@@ -544,6 +552,8 @@ class MatMul(Function):
 
 
 def _swap_last(x: Tensor) -> Tensor:
+    if x.data.ndim == 2:
+        return Transpose.apply(x, axes=(1, 0))
     axes = list(range(x.ndim))
     axes[-1], axes[-2] = axes[-2], axes[-1]
     return transpose(x, tuple(axes))
@@ -653,8 +663,10 @@ class Reshape(Function):
 
 def reshape(x: Tensor, shape) -> Tensor:
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    if shape == x.shape:
+    if shape == x.data.shape:
         return x
+    if -1 not in shape and math.prod(shape) == x.data.size:
+        return Reshape.apply(x, shape=shape)  # the common case, without the checks below
     known = 1
     for s in shape:
         if s != -1:
@@ -686,6 +698,8 @@ class Transpose(Function):
 def transpose(x: Tensor, axes=None) -> Tensor:
     """Permute the axes (reverse them when axes is None), like numpy.transpose."""
     if axes is None:
+        if x.data.ndim == 2:
+            return Transpose.apply(x, axes=(1, 0))  # the common case, without the checks below
         axes = tuple(range(x.ndim))[::-1]
     axes = tuple(a % x.ndim if isinstance(a, int) and -x.ndim <= a < x.ndim else a for a in axes)
     if sorted(axes) != list(range(x.ndim)):
@@ -743,10 +757,11 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, x, index=None):
         ctx.shape, ctx.index = x.shape, index
+        ctx.basic = _is_basic(index)
         return x[index]
 
     def _scatter_into(ctx, buf, g) -> None:
-        if _is_basic(ctx.index):
+        if ctx.basic:
             buf[ctx.index] += g
         else:
             ctx.xp.add.at(buf, ctx.index, g)
