@@ -5,9 +5,20 @@ Both are reached as `mg.autograd.detect_anomaly()` and `mg.autograd.graph_stats(
 
 from __future__ import annotations
 
+import os
 import traceback
 
 from . import autograd
+
+# Frames from files inside this package are minigrad's own; everything else is the user's code.
+# NOTE: match the package folder itself, not any path containing "/minigrad/": a checkout of the
+# repository is usually a folder named minigrad too (CI: /home/runner/work/minigrad/minigrad/tests/...).
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_frames(stack) -> list:
+    """The frames of `stack` (a traceback.StackSummary) that are not inside the minigrad package."""
+    return [f for f in stack if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
 
 
 class detect_anomaly:
@@ -37,8 +48,10 @@ class detect_anomaly:
 
 
 def _where(stack) -> str:
+    if stack is None:  # nodes record their creation stack only in anomaly mode
+        return "  (unknown: the op was created outside detect_anomaly(); run the forward pass inside it too)"
     if not stack:
-        return "  (no user frame recorded)"
+        return "  (no frame outside the minigrad package)"
     return "".join(traceback.format_list(stack[-3:])).rstrip()
 
 
@@ -49,12 +62,12 @@ def check(cls_or_node, phase: str, out, inputs) -> None:
     has_nan = bool((out != out).any())
     if has_nan or bool((abs(out) == float("inf")).any()):
         bad = "NaN" if has_nan else "Inf"
-        if phase == "forward" and autograd._anomaly_node[0] is not None:
-            phase, cls_or_node = "backward", autograd._anomaly_node[0]
+        if phase == "forward" and autograd._mode.anomaly_node is not None:
+            phase, cls_or_node = "backward", autograd._mode.anomaly_node
         if phase == "forward":
             name = cls_or_node.__name__
             shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
-            src = _where([f for f in traceback.extract_stack()[:-4] if "/minigrad/" not in f.filename.replace("\\", "/")])
+            src = _where(_user_frames(traceback.extract_stack()))
             raise RuntimeError(
                 f"detect_anomaly: {name}.forward produced {bad} (input shapes {shapes}; output shape "
                 f"{tuple(out.shape)}). Created at:\n{src}\nCheck the inputs' ranges (log/sqrt of non-positive "

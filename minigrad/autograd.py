@@ -16,11 +16,11 @@ import weakref
 
 class _GradMode(threading.local):
     enabled = True  # per thread: no_grad in one thread leaves the others recording
+    anomaly_node = None  # the node whose backward is running in this thread, for anomaly messages
 
 
 _mode = _GradMode()
 _anomaly = [False]  # switched on by detect_anomaly(); a list so anomaly.py can flip it in place
-_anomaly_node = [None]  # the node whose backward is running, for anomaly messages
 _counter = itertools.count()
 _OUTPUT = object()  # marks "the op's own output" among the saved items
 
@@ -120,6 +120,7 @@ class Function:
     _out = None
     _scatters = False  # True for getitem: the engine then calls _scatter_into instead of backward
     _defers_rhs = False  # True for matmul: the engine may batch its right operand's gradient terms
+    _makes_views = False  # True for ops whose output may share the first input's memory (reshape, ...)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -161,7 +162,10 @@ class Function:
         if _anomaly[0]:
             _check_anomaly(cls, "forward", out, inputs)
         if not record:  # the cheap path: one array call and a Tensor wrapper
-            return Tensor._make(out, dev, False, None)
+            result = Tensor._make(out, dev, False, None)
+            if cls._makes_views:
+                _share_if_view(result, x)
+            return result
         ctx._seq = next(_counter)
         ctx._shape = out.shape  # the engine checks gradients against these
         ctx._dtype = out.dtype
@@ -174,6 +178,8 @@ class Function:
             ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
             ctx._parents = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
         result = Tensor._make(out, dev, True, ctx)
+        if cls._makes_views:
+            _share_if_view(result, x)
         if ctx._saved is not None:
             ctx._resolve_saved(inputs, raw, result)
         if _anomaly[0]:
@@ -200,7 +206,7 @@ class Function:
                     break
             else:
                 if s is out:
-                    saved.append((_OUTPUT, 0))  # the output: rebuilt on demand (no node->output cycle)
+                    saved.append((_OUTPUT, result._version))  # rebuilt on demand (no node->output cycle)
                     self._out = result.data
                     self._dev = result.device
                     self._out_ref = weakref.ref(result)  # to notice in-place edits of the output
@@ -223,7 +229,7 @@ class Function:
         out = []
         for t, version in self._saved or ():
             if t is _OUTPUT:
-                out.append(self._output_tensor())
+                out.append(self._output_tensor(version))
             elif t is not None and t._version != version:
                 raise RuntimeError(
                     f"{self.name()}: one of the tensors saved for backward (shape {t.shape}) was modified "
@@ -234,9 +240,9 @@ class Function:
                 out.append(t)
         return tuple(out)
 
-    def _output_tensor(self):
+    def _output_tensor(self, version):
         ref = self._out_ref()
-        if ref is not None and ref._version != 0:
+        if ref is not None and ref._version != version:
             raise RuntimeError(
                 f"{self.name()}: its output (shape {ref.shape}) was modified in place after the op "
                 "ran, and backward needs it; use an out-of-place op or clone() the output first."
@@ -255,6 +261,13 @@ class Function:
         return f"<{self.name()}>"
 
 
+def _share_if_view(result, x) -> None:
+    """Give a view the version counter of the tensor whose memory it shares."""
+    base = result.data.base
+    if base is not None and (base is x.data or base is x.data.base):
+        result._share_version(x)
+
+
 def _raise_device_mismatch(cls, inputs):
     devs = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in inputs)
     raise RuntimeError(
@@ -267,7 +280,9 @@ def _raise_device_mismatch(cls, inputs):
 def _user_stack():
     import traceback
 
-    return [f for f in traceback.extract_stack()[:-3] if "/minigrad/" not in f.filename.replace("\\", "/")]
+    from .anomaly import _user_frames
+
+    return _user_frames(traceback.extract_stack()[:-3])
 
 
 def _check_anomaly(cls_or_node, phase, out, inputs):
@@ -353,7 +368,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
             if node._hooks is not None or node._retained is not None or capture is not None:
                 g = _node_extras(node, g, capture)
             if _anomaly[0]:
-                _anomaly_node[0] = node  # lets a NaN raised inside backward name this node
+                _mode.anomaly_node = node  # lets a NaN raised inside backward name this node
             if fast and node._scatters:
                 # NOTE: x[t] in a loop over t would otherwise build one full-size zero gradient per
                 # slice (quadratic in sequence length); scatter every slice into one buffer instead.
@@ -425,7 +440,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 leaf.grad = leaf.grad + g
     finally:
         _mode.enabled = prev
-        _anomaly_node[0] = None
+        _mode.anomaly_node = None
 
 
 def _add(old, g, owned, fast):

@@ -240,22 +240,31 @@ def index_select(x: Tensor, axis: int, index) -> Tensor:
     idx = index.data if isinstance(index, Tensor) else x.device.xp.asarray(index)
     if idx.ndim != 1 or idx.dtype.kind not in "iu":
         raise ValueError(f"index_select: index must be a 1-D integer array, got shape {idx.shape} dtype {idx.dtype}")
-    return x[(slice(None),) * ax + (idx,)]
+    return _pick("index_select", x, (slice(None),) * ax + (idx,))
+
+
+def _pick(name: str, x: Tensor, index) -> Tensor:
+    """x[index], with an out-of-range index reported under the public op's name."""
+    try:
+        return x[index]
+    except IndexError as e:
+        raise IndexError(f"{name}: {e}") from None
 
 
 def take(x: Tensor, indices, axis=None) -> Tensor:
     """numpy.take: along `axis`, or into the flattened tensor when axis is None."""
     idx = indices.data if isinstance(indices, Tensor) else x.device.xp.asarray(indices)
     if axis is None:
-        return reshape(x, (-1,))[idx]
+        return _pick("take", reshape(x, (-1,)), idx)
     _at_least_1d("take", x)
     (ax,) = _normalize_axis("take", axis, x.ndim)
-    return x[(slice(None),) * ax + (idx,)]
+    return _pick("take", x, (slice(None),) * ax + (idx,))
 
 
 def masked_fill(x: Tensor, mask, value) -> Tensor:
     """Return x with `value` where mask is True (mask broadcasts against x)."""
     fill = _const(value, x) if not isinstance(value, Tensor) else value
+    ops._broadcast_shape("masked_fill", getattr(mask, "shape", ()), x.shape)  # name this op in a shape error
     return ops.where(mask, fill, x)
 
 

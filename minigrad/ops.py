@@ -13,7 +13,7 @@ import contextlib
 import math
 
 from . import backend
-from .autograd import Function, is_grad_enabled
+from .autograd import Function, _share_if_view, is_grad_enabled
 from .tensor import Tensor
 
 # ---- helpers shared by the wrappers ---------------------------------------------------------------
@@ -37,7 +37,9 @@ def _const(value, like: Tensor | None) -> Tensor:
         arr = _scalar_cache.get(key)
         if arr is None:
             arr = dev.xp.asarray(value, dtype=dtype)
-            if len(_scalar_cache) < 256:  # the 1 in `1 - out` recurs on every backward: make it once
+            # the 1 in `1 - out` recurs on every backward: make it once. NOTE: not zeros or NaN, whose
+            # keys collide (-0.0 == 0.0, and x / -0.0 must stay -inf) or never match (nan != nan)
+            if len(_scalar_cache) < 256 and value != 0 and value == value:
                 _scalar_cache[key] = arr
         return Tensor._make(arr, dev, False, None)
     if backend.is_array(value) or isinstance(value, (list, tuple)):
@@ -651,6 +653,8 @@ def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 class Reshape(Function):
     """out = x.reshape(shape);  vjp: gx = g.reshape(x.shape)"""
 
+    _makes_views = True  # its output may share the input's memory: in-place edits show in both
+
     @staticmethod
     def forward(ctx, x, shape=()):
         ctx.shape = x.shape
@@ -682,6 +686,8 @@ def reshape(x: Tensor, shape) -> Tensor:
 class Transpose(Function):
     """out = x.transpose(axes);  vjp: gx = g.transpose(inverse permutation)"""
 
+    _makes_views = True  # its output may share the input's memory: in-place edits show in both
+
     @staticmethod
     def forward(ctx, x, axes=None):
         ctx.axes = axes
@@ -709,6 +715,8 @@ def transpose(x: Tensor, axes=None) -> Tensor:
 
 class BroadcastTo(Function):
     """out = broadcast_to(x, shape);  vjp: gx = g summed over the broadcast axes (the one place this happens)"""
+
+    _makes_views = True  # its output may share the input's memory: in-place edits show in both
 
     @staticmethod
     def forward(ctx, x, shape=()):
@@ -751,6 +759,8 @@ def _is_basic(index) -> bool:
 
 class GetItem(Function):
     """out = x[index];  vjp: gx = zeros_like(x) with g added at index (repeated indices add up)"""
+
+    _makes_views = True  # its output may share the input's memory: in-place edits show in both
 
     _scatters = True  # without create_graph the engine adds g straight into x's gradient buffer
 
@@ -796,7 +806,11 @@ def getitem(x: Tensor, index) -> Tensor:
         index = tuple(x.device.xp.asarray(i) if backend.is_array(i) else i for i in index) if isinstance(index, tuple) else (x.device.xp.asarray(index) if backend.is_array(index) else index)
     try:
         if not x.requires_grad or not is_grad_enabled():
-            return Tensor._make(backend_wrap(x.data[index], x), x.device, False, None)
+            out = Tensor._make(backend_wrap(x.data[index], x), x.device, False, None)
+            _share_if_view(out, x)
+            return out
+        if not _is_basic(index):  # backward reads the index later: keep a private copy of its arrays
+            index = tuple(i.copy() if backend.is_array(i) else i for i in index) if isinstance(index, tuple) else index.copy()
         return GetItem.apply(x, index=index)
     except IndexError as e:
         raise IndexError(f"getitem: bad index for a tensor of shape {x.shape}: {e}") from None

@@ -209,6 +209,8 @@ def _write_bytes(f, data: bytes) -> None:
 
 def _atomic_write(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"save: the folder {folder!r} does not exist; create it first (os.makedirs)")
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # keep an existing checkpoint's permissions
     except FileNotFoundError:

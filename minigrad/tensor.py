@@ -28,14 +28,13 @@ class Tensor:
     gradient (a Tensor), and `.grad_fn` the node that produced it (None for leaves).
     """
 
-    __slots__ = ("data", "device", "requires_grad", "grad_fn", "grad", "_version", "_hooks", "__weakref__")
+    __slots__ = ("data", "device", "requires_grad", "grad_fn", "grad", "_vbox", "_hooks", "__weakref__")
     __array_priority__ = 1000  # make numpy defer to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         t = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
         self.data, self.device, self.requires_grad = t.data, t.device, t.requires_grad
-        self.grad_fn = self.grad = self._hooks = None
-        self._version = 0
+        self.grad_fn = self.grad = self._hooks = self._vbox = None
 
     @staticmethod
     def _make(data, device: Device, requires_grad: bool, grad_fn) -> Tensor:
@@ -45,9 +44,27 @@ class Tensor:
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
         t.grad = None
-        t._version = 0
+        t._vbox = None
         t._hooks = None
         return t
+
+    # ---- version counter: bumped by every in-place update, shared by tensors that share memory -----
+    @property
+    def _version(self) -> int:
+        return 0 if self._vbox is None else self._vbox[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        if self._vbox is None:
+            self._vbox = [value]
+        else:
+            self._vbox[0] = value
+
+    def _share_version(self, other: Tensor) -> None:
+        """Make this tensor (a view of other's memory) see other's in-place updates, and vice versa."""
+        if other._vbox is None:
+            other._vbox = [0]
+        self._vbox = other._vbox
 
     # ---- attributes -------------------------------------------------------------------------------
     @property
@@ -143,7 +160,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut out of the graph (requires_grad=False)."""
-        return Tensor._make(self.data, self.device, False, None)
+        t = Tensor._make(self.data, self.device, False, None)
+        t._share_version(self)  # in-place edits through the alias are still noticed by backward
+        return t
 
     def clone(self) -> Tensor:
         return ops.mul(self, 1)

@@ -84,6 +84,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input of shape {input.shape} does not match weight of shape {weight.shape}: the last "
             f"dimension of the input must be in_features={weight.shape[1]}"
         )
+    if input.dtype != weight.dtype:
+        raise TypeError(
+            f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; convert one of them "
+            "(e.g. input.float() or model.double())"
+        )
     out = input @ weight.T
     if bias is not None:
         if bias.shape != (weight.shape[0],):

@@ -37,7 +37,7 @@ class Parameter(Tensor):
         self.requires_grad = bool(requires_grad)
         self.grad_fn = None
         self.grad = None
-        self._version = 0
+        self._vbox = None
         self._hooks = None
 
     def __repr__(self) -> str:

@@ -158,22 +158,27 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        # check every gradient before updating any parameter: a bad one must not leave a half step
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.device is not p.device:
+                    raise RuntimeError(
+                        f"{self._name()}.step: parameter of shape {p.shape} is on {p.device} but its "
+                        f"gradient is on {p.grad.device}; move the gradient with .to(device)"
+                    )
+                if p.grad.data.shape != p.data.shape:
+                    raise RuntimeError(
+                        f"{self._name()}.step: parameter of shape {p.shape} has a gradient of shape "
+                        f"{p.grad.shape}; gradients must match their parameter's shape"
+                    )
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    if p.grad.device is not p.device:
-                        raise RuntimeError(
-                            f"{self._name()}.step: parameter of shape {p.shape} is on {p.device} but its "
-                            f"gradient is on {p.grad.device}; move the gradient with .to(device)"
-                        )
                     g = p.grad.data
-                    if g.shape != p.data.shape:
-                        raise RuntimeError(
-                            f"{self._name()}.step: parameter of shape {p.shape} has a gradient of shape "
-                            f"{g.shape}; gradients must match their parameter's shape"
-                        )
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = self._init_state(p, group)
