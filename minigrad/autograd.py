@@ -196,7 +196,8 @@ class Function:
             x, y = inputs
             a, b = self._saved
             if a is x.data and b is y.data:
-                self._saved = ((x, x._version), (y, y._version))
+                vx, vy = x._vbox, y._vbox  # the version counters, read without the property's cost
+                self._saved = ((x, vx[0] if vx else 0), (y, vy[0] if vy else 0))
                 return
         saved = []
         for s in self._saved:

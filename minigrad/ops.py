@@ -366,7 +366,24 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        return TanhGrad.apply(g, out)
+
+
+class TanhGrad(Function):
+    """gx = g * (1 - out**2), the VJP of tanh as one op (a measured speed-up: one dispatch instead of
+    three in every LSTM/GRU/RNN step);  vjp: gg = gx_bar * (1 - out**2), gout = -2 * gx_bar * g * out"""
+
+    @staticmethod
+    def forward(ctx, g, out):
+        ctx.save_for_backward(g, out)
         return g * (1 - out * out)
+
+    @staticmethod
+    def backward(ctx, gbar):
+        g, out = ctx.saved_tensors
+        gg = gbar * (1 - out * out) if ctx.needs_input_grad[0] else None
+        gout = gbar * g * out * -2 if ctx.needs_input_grad[1] else None
+        return gg, gout
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -393,7 +410,24 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * (out * (1 - out))
+        return SigmoidGrad.apply(g, out)
+
+
+class SigmoidGrad(Function):
+    """gx = g * out * (1 - out), the VJP of sigmoid as one op (a measured speed-up, as TanhGrad);
+    vjp: gg = gx_bar * out * (1 - out), gout = gx_bar * g * (1 - 2 * out)"""
+
+    @staticmethod
+    def forward(ctx, g, out):
+        ctx.save_for_backward(g, out)
+        return g * out * (1 - out)
+
+    @staticmethod
+    def backward(ctx, gbar):
+        g, out = ctx.saved_tensors
+        gg = gbar * (out * (1 - out)) if ctx.needs_input_grad[0] else None
+        gout = gbar * g * (1 - 2 * out) if ctx.needs_input_grad[1] else None
+        return gg, gout
 
 
 def _quiet_overflow(xp):
