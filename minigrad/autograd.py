@@ -222,11 +222,7 @@ class Function:
     @property
     def saved_tensors(self) -> tuple:
         if self._freed:
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time: {self.name()} has already freed its "
-                "saved tensors. Pass retain_graph=True to the first backward() if you need to backward "
-                "twice, or detach() tensors (e.g. a carried hidden state) that should not join the graph."
-            )
+            raise _freed_error(self)
         out = []
         for t, version in self._saved or ():
             if t is _OUTPUT:
@@ -260,6 +256,14 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+def _freed_error(node) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time: {node.name()} has already freed its "
+        "saved tensors. Pass retain_graph=True to the first backward() if you need to backward "
+        "twice, or detach() tensors (e.g. a carried hidden state) that should not join the graph."
+    )
 
 
 def _share_if_view(result, x) -> None:
@@ -365,7 +369,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 continue
             owned.discard(id(g))  # from here on g may be shared (Add.backward returns it twice)
             if node._freed:
-                node.saved_tensors  # raises the "backward a second time" error
+                raise _freed_error(node)
             if node._hooks is not None or node._retained is not None or capture is not None:
                 g = _node_extras(node, g, capture)
             if _anomaly[0]:
@@ -398,7 +402,11 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 if p is None or gi is None:
                     continue
                 if p.__class__ is Tensor or not isinstance(p, Function):  # a leaf
-                    if gi.__class__ is not Tensor or gi.data.shape != p.data.shape or gi.data.dtype != p.data.dtype:
+                    if (
+                        gi.__class__ is not Tensor
+                        or gi.data.shape != p.data.shape
+                        or gi.data.dtype != p.data.dtype
+                    ):
                         gi = _check_grad(node, gi, p.data.shape, p.data.dtype)
                     entry = leaf_grads.get(id(p))
                     if entry is None:
@@ -599,10 +607,9 @@ def _register_retain(tensor) -> None:
     tensor.grad_fn._retained = weakref.ref(tensor)
 
 
+from .anomaly import detect_anomaly, graph_stats  # noqa: E402
 from .backend import device_of as _device_of  # noqa: E402
 from .tensor import Tensor  # noqa: E402  (Tensor and Function refer to each other)
-
-from .anomaly import detect_anomaly, graph_stats  # noqa: E402
 
 __all__ = [
     "Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

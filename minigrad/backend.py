@@ -79,7 +79,11 @@ class Device:
         return self.xp.asarray(data, dtype=dtype)
 
     def __repr__(self) -> str:
-        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+        return (
+            f"device(type='{self.type}')"
+            if self.index is None
+            else f"device(type='{self.type}', index={self.index})"
+        )
 
     def __str__(self) -> str:
         return self.type if self.index is None or self.type == "cpu" else f"{self.type}:{self.index}"
@@ -133,7 +137,9 @@ def _cuda(index: int) -> Device:
     if index not in _cuda_devices:
         cupy = _import_cupy()
         if index >= cupy.cuda.runtime.getDeviceCount():
-            raise RuntimeError(f"cuda:{index} does not exist; this machine has {cupy.cuda.runtime.getDeviceCount()} GPU(s)")
+            raise RuntimeError(
+                f"cuda:{index} does not exist; this machine has {cupy.cuda.runtime.getDeviceCount()} GPU(s)"
+            )
 
         def rng_factory(seed, _i=index):
             with cupy.cuda.Device(_i):
@@ -153,7 +159,9 @@ def device(spec=None) -> Device:
     if isinstance(spec, Device):
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"device must be a string like 'cpu' or 'cuda:0' or a Device, got {type(spec).__name__}")
+        raise TypeError(
+            f"device must be a string like 'cpu' or 'cuda:0' or a Device, got {type(spec).__name__}"
+        )
     name, _, idx = spec.partition(":")
     if name == "cpu" and not idx:
         return cpu

@@ -167,7 +167,10 @@ expand_dims = unsqueeze
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = _normalize_axis("flatten", (start_dim,), x.ndim)[0], _normalize_axis("flatten", (end_dim,), x.ndim)[0]
+    s, e = (
+        _normalize_axis("flatten", (start_dim,), x.ndim)[0],
+        _normalize_axis("flatten", (end_dim,), x.ndim)[0],
+    )
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     n = 1
@@ -206,7 +209,9 @@ def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
     else:
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} do not add up to {n}, the length of axis {ax} of shape {x.shape}")
+            raise ValueError(
+                f"split: sizes {sizes} do not add up to {n}, the length of axis {ax} of shape {x.shape}"
+            )
     out, start = [], 0
     lead = (slice(None),) * ax
     for s in sizes:
@@ -239,7 +244,9 @@ def index_select(x: Tensor, axis: int, index) -> Tensor:
     (ax,) = _normalize_axis("index_select", axis, x.ndim)
     idx = index.data if isinstance(index, Tensor) else x.device.xp.asarray(index)
     if idx.ndim != 1 or idx.dtype.kind not in "iu":
-        raise ValueError(f"index_select: index must be a 1-D integer array, got shape {idx.shape} dtype {idx.dtype}")
+        raise ValueError(
+            f"index_select: index must be a 1-D integer array, got shape {idx.shape} dtype {idx.dtype}"
+        )
     return _pick("index_select", x, (slice(None),) * ax + (idx,))
 
 
@@ -270,5 +277,3 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
 
 def maximum(x, y) -> Tensor:
     return ops.maximum(x, y)
-
-

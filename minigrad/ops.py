@@ -72,9 +72,7 @@ def _broadcast(name: str, *ts: Tensor) -> tuple:
     """Broadcast the operands that need a gradient to the common shape (others broadcast inside numpy)."""
     shape = _broadcast_shape(name, *(t.shape for t in ts))
     grad = is_grad_enabled()
-    return tuple(
-        broadcast_to(t, shape) if (grad and t.requires_grad and t.shape != shape) else t for t in ts
-    )
+    return tuple(broadcast_to(t, shape) if (grad and t.requires_grad and t.shape != shape) else t for t in ts)
 
 
 def _binary(cls, x, y):
@@ -92,7 +90,12 @@ def _binary(cls, x, y):
 def _promote_int(t, other):
     """An integer tensor meeting a float constant becomes the default float dtype (int64 * 1.5 -> float32,
     as in PyTorch; NumPy alone would give float64)."""
-    if isinstance(t, Tensor) and isinstance(other, Tensor) and t.dtype.kind in "iub" and other.dtype.kind == "f":
+    if (
+        isinstance(t, Tensor)
+        and isinstance(other, Tensor)
+        and t.dtype.kind in "iub"
+        and other.dtype.kind == "f"
+    ):
         return astype(t, other.dtype)
     return t
 
@@ -108,7 +111,9 @@ def _normalize_axis(name: str, axis, ndim: int) -> tuple:
     for a in axes:
         if not isinstance(a, int) or isinstance(a, bool):
             raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):  # a 0-d tensor accepts 0 and -1, as in torch
+        if (
+            not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1)
+        ):  # a 0-d tensor accepts 0 and -1, as in torch
             raise IndexError(f"{name}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
@@ -500,9 +505,13 @@ def where(cond, x, y) -> Tensor:
     """Elementwise `x if cond else y`; cond is a boolean tensor or array (not differentiated)."""
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
     if like is None:
-        like = Tensor._make(backend.cpu.xp.zeros((), dtype=backend.get_default_dtype()), backend.cpu, False, None)
+        like = Tensor._make(
+            backend.cpu.xp.zeros((), dtype=backend.get_default_dtype()), backend.cpu, False, None
+        )
         if isinstance(cond, Tensor):
-            like = Tensor._make(cond.device.xp.zeros((), dtype=backend.get_default_dtype()), cond.device, False, None)
+            like = Tensor._make(
+                cond.device.xp.zeros((), dtype=backend.get_default_dtype()), cond.device, False, None
+            )
     cond = _const(cond, like)
     if cond.dtype.kind != "b":
         cond = Tensor._make(cond.data.astype(bool), cond.device, False, None)
@@ -605,7 +614,9 @@ def matmul(x, y) -> Tensor:
     if x.ndim == 2 and y.ndim == 2 and x.shape[1] == y.shape[0]:
         return MatMul.apply(x, y)  # the common case, first
     if x.ndim == 0 or y.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {x.shape} and {y.shape}")
+        raise ValueError(
+            f"matmul: both operands need at least 1 dimension, got shapes {x.shape} and {y.shape}"
+        )
     if x.ndim > 2 and y.ndim == 2 and x.shape[-1] == y.shape[0]:
         # (..., n, k) @ (k, m) is one 2-D product: far faster than broadcasting y over the batch
         rows = 1
@@ -677,7 +688,9 @@ class Max(Function):
 def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     axes = _normalize_axis("max", axis, x.ndim)
     if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
-        raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape} (the maximum has no identity)")
+        raise ValueError(
+            f"max: cannot reduce an empty tensor of shape {x.shape} (the maximum has no identity)"
+        )
     return Max.apply(x, axes=axes, keepdims=keepdims)
 
 
@@ -709,8 +722,14 @@ def reshape(x: Tensor, shape) -> Tensor:
     for s in shape:
         if s != -1:
             known *= s
-    if shape.count(-1) > 1 or (known != x.size and -1 not in shape) or (-1 in shape and (known == 0 or x.size % known)):
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}")
+    if (
+        shape.count(-1) > 1
+        or (known != x.size and -1 not in shape)
+        or (-1 in shape and (known == 0 or x.size % known))
+    ):
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}"
+        )
     try:
         return Reshape.apply(x, shape=shape)
     except (ValueError, TypeError) as e:  # e.g. a size below -1, which the count above does not catch
@@ -743,7 +762,9 @@ def transpose(x: Tensor, axes=None) -> Tensor:
         axes = tuple(range(x.ndim))[::-1]
     axes = tuple(a % x.ndim if isinstance(a, int) and -x.ndim <= a < x.ndim else a for a in axes)
     if sorted(axes) != list(range(x.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+        raise ValueError(
+            f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}"
+        )
     return Transpose.apply(x, axes=axes)
 
 
@@ -837,14 +858,22 @@ def getitem(x: Tensor, index) -> Tensor:
     """x[index] with ints, slices, Ellipsis, None, integer arrays and boolean masks (NumPy rules)."""
     index = _index_data(index)
     if x.device.type != "cpu":
-        index = tuple(x.device.xp.asarray(i) if backend.is_array(i) else i for i in index) if isinstance(index, tuple) else (x.device.xp.asarray(index) if backend.is_array(index) else index)
+        index = (
+            tuple(x.device.xp.asarray(i) if backend.is_array(i) else i for i in index)
+            if isinstance(index, tuple)
+            else (x.device.xp.asarray(index) if backend.is_array(index) else index)
+        )
     try:
         if not x.requires_grad or not is_grad_enabled():
             out = Tensor._make(backend_wrap(x.data[index], x), x.device, False, None)
             _share_if_view(out, x)
             return out
         if not _is_basic(index):  # backward reads the index later: keep a private copy of its arrays
-            index = tuple(i.copy() if backend.is_array(i) else i for i in index) if isinstance(index, tuple) else index.copy()
+            index = (
+                tuple(i.copy() if backend.is_array(i) else i for i in index)
+                if isinstance(index, tuple)
+                else index.copy()
+            )
         return GetItem.apply(x, index=index)
     except IndexError as e:
         raise IndexError(f"getitem: bad index for a tensor of shape {x.shape}: {e}") from None
@@ -948,7 +977,9 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
         pad_width = (tuple(pad_width),) * x.ndim
     pad_width = tuple(tuple(p) for p in pad_width)
     if len(pad_width) != x.ndim or builtins.any(len(p) != 2 or builtins.min(p) < 0 for p in pad_width):
-        raise ValueError(f"pad: pad_width {pad_width} must give a non-negative (before, after) for each of the {x.ndim} axes")
+        raise ValueError(
+            f"pad: pad_width {pad_width} must give a non-negative (before, after) for each of the {x.ndim} axes"
+        )
     if x.ndim == 0:
         return x  # a 0-d tensor has no axis to pad (numpy returns it unchanged)
     return Pad.apply(x, pad_width=pad_width, value=value)
@@ -1008,6 +1039,8 @@ def one_hot(indices: Tensor, num_classes: int = -1, dtype=None) -> Tensor:
     if num_classes < 0:
         num_classes = int(indices.data.max()) + 1 if indices.size else 0
     if indices.size and (int(indices.data.min()) < 0 or int(indices.data.max()) >= num_classes):
-        raise ValueError(f"one_hot: indices must lie in [0, {num_classes}), got values up to {int(indices.data.max())}")
+        raise ValueError(
+            f"one_hot: indices must lie in [0, {num_classes}), got values up to {int(indices.data.max())}"
+        )
     eye = xp.eye(num_classes, dtype=backend.as_dtype(dtype) or backend.get_default_dtype())
     return Tensor._make(eye[indices.data], indices.device, False, None)

@@ -124,7 +124,9 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.size != 1:
-            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
+            raise RuntimeError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()"
+            )
         return bool(self.data)
 
     def __float__(self) -> float:
@@ -238,7 +240,11 @@ class Tensor:
     def _check_inplace(self, op: str, value=None) -> None:
         if autograd.is_grad_enabled():
             if self.requires_grad:
-                what = "a leaf that requires grad" if self.grad_fn is None else "a tensor that is part of a graph"
+                what = (
+                    "a leaf that requires grad"
+                    if self.grad_fn is None
+                    else "a tensor that is part of a graph"
+                )
                 raise RuntimeError(
                     f"{op}: in-place update of {what} (shape {self.shape}) while recording; use an "
                     "out-of-place op (x = x + y), or wrap parameter updates in `with mg.no_grad():`"
@@ -258,8 +264,10 @@ class Tensor:
             fn(self.data, o, out=self.data, casting="same_kind")
         except (ValueError, TypeError) as e:
             other_shape = getattr(o, "shape", ())
-            raise ValueError(f"{op}: cannot update a tensor of shape {self.shape} {self.dtype} in place with "
-                             f"a value of shape {tuple(other_shape)}: {e}") from None
+            raise ValueError(
+                f"{op}: cannot update a tensor of shape {self.shape} {self.dtype} in place with "
+                f"a value of shape {tuple(other_shape)}: {e}"
+            ) from None
         self._version += 1
         return self
 
@@ -431,10 +439,14 @@ class Tensor:
     def min(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
         return F.min(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim)
 
-    def var(self, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None) -> Tensor:
+    def var(
+        self, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None
+    ) -> Tensor:
         return F.var(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim, correction)
 
-    def std(self, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None) -> Tensor:
+    def std(
+        self, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None
+    ) -> Tensor:
         return F.std(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim, correction)
 
     def logsumexp(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
@@ -565,7 +577,9 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     try:
         probe = backend.cpu.xp.asarray(src) if not backend.is_array(src) else src
     except (ValueError, TypeError) as e:
-        raise ValueError(f"tensor: cannot make a tensor from this data ({e}); nested lists must be rectangular") from None
+        raise ValueError(
+            f"tensor: cannot make a tensor from this data ({e}); nested lists must be rectangular"
+        ) from None
     if probe.dtype.kind not in "fiub":
         raise TypeError(f"tensor: data must be numeric, got dtype {probe.dtype}")
     dtype = dtype or _infer_dtype(data, probe)
@@ -624,7 +638,9 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
     dev = backend.device(device)
     if dtype is None:
         dtype = backend.as_dtype(tensor(fill_value).dtype)
-    return _new(dev.xp.full(_shape_arg((size,)), fill_value, dtype=backend.as_dtype(dtype)), dev, requires_grad)
+    return _new(
+        dev.xp.full(_shape_arg((size,)), fill_value, dtype=backend.as_dtype(dtype)), dev, requires_grad
+    )
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -668,7 +684,9 @@ def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -
 
 def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     dev = backend.device(device) if device is not None else t.device
-    return _new(dev.xp.full(t.shape, fill_value, dtype=backend.as_dtype(dtype) or t.dtype), dev, requires_grad)
+    return _new(
+        dev.xp.full(t.shape, fill_value, dtype=backend.as_dtype(dtype) or t.dtype), dev, requires_grad
+    )
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -686,7 +704,9 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _new(arr, dev, requires_grad)
 
 
-def uniform(*size, low: float = 0.0, high: float = 1.0, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def uniform(
+    *size, low: float = 0.0, high: float = 1.0, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """Uniform samples in [low, high) from the device's seeded generator."""
     if not high >= low:
         raise ValueError(f"uniform: need low <= high, got low={low}, high={high}")

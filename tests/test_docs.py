@@ -6,7 +6,11 @@ import re
 import pytest
 
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
-DOCS = [p for p in sorted((pathlib.Path(__file__).parent.parent / "docs").glob("*.md")) if BLOCK.search(p.read_text())]
+DOCS = [
+    p
+    for p in sorted((pathlib.Path(__file__).parent.parent / "docs").glob("*.md"))
+    if BLOCK.search(p.read_text())
+]
 
 
 @pytest.mark.parametrize("page", DOCS, ids=[p.name for p in DOCS])
