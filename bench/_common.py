@@ -24,7 +24,9 @@ from collections.abc import Callable
 def base_parser(description: str) -> argparse.ArgumentParser:
     """An argument parser with the flags every benchmark shares (--quick, --repeats, --stat)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="few repeats: a smoke run, noisy numbers")
+    parser.add_argument(
+        "--quick", action="store_true", help="few repeats: a smoke run, noisy numbers"
+    )
     parser.add_argument("--repeats", type=int, default=None, help="rounds of interleaved timing")
     parser.add_argument(
         "--stat",
@@ -123,7 +125,9 @@ def environment_line() -> str:
         from threadpoolctl import threadpool_info
 
         blas = [
-            f"{i['internal_api']}:{i['num_threads']}" for i in threadpool_info() if i["user_api"] == "blas"
+            f"{i['internal_api']}:{i['num_threads']}"
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
         ]
         parts.append("numpy BLAS threads " + (",".join(blas) or "?"))
     except ImportError:
@@ -140,7 +144,9 @@ def import_torch():
     try:
         import torch
     except ImportError:
-        print("PyTorch is not installed: its candidates are skipped (pip install torch to compare).")
+        print(
+            "PyTorch is not installed: its candidates are skipped (pip install torch to compare)."
+        )
         return None
     return torch
 
@@ -162,7 +168,9 @@ def set_threads(n: int, torch=None) -> int:
 
         _limits = threadpool_limits(limits=n)
     except ImportError:
-        print(f"threadpoolctl is not installed: NumPy keeps its BLAS threads (set OPENBLAS_NUM_THREADS={n}).")
+        print(
+            f"threadpoolctl is not installed: NumPy keeps its BLAS threads (set OPENBLAS_NUM_THREADS={n})."
+        )
     if torch is not None:
         torch.set_num_threads(n)
     return n
@@ -170,7 +178,10 @@ def set_threads(n: int, torch=None) -> int:
 
 def add_threads_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--threads", type=int, default=1, help="threads for NumPy's BLAS and for torch alike (default 1)"
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for NumPy's BLAS and for torch alike (default 1)",
     )
 
 

@@ -73,7 +73,10 @@ def build_torch_nn(torch, params: dict, x: np.ndarray, targets: np.ndarray):
         return loss.item()
 
     def current():
-        d = {name: getattr(lstm, name + "_l0") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        d = {
+            name: getattr(lstm, name + "_l0")
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        }
         d["weight_out"], d["bias_out"] = linear.weight, linear.bias
         return {k: v.detach().numpy() for k, v in d.items()}
 
@@ -149,7 +152,10 @@ def build_minigrad(mg, params: dict, x: np.ndarray, targets: np.ndarray):
         return loss.item()
 
     def current():
-        d = {name: getattr(lstm, name + "_l0") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        d = {
+            name: getattr(lstm, name + "_l0")
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        }
         d["weight_out"], d["bias_out"] = linear.weight, linear.bias
         return {k: v.numpy() for k, v in d.items()}
 
@@ -203,7 +209,9 @@ def check_same_first_step(built: dict) -> None:
                 f"{name} disagrees with the NumPy reference after one step: loss {loss:.6f} vs {ref_loss:.6f}, "
                 f"max |weight diff| {worst:.2e}"
             )
-    print(f"first step checked: all candidates give loss {ref_loss:.5f} and the same updated weights (1e-4)")
+    print(
+        f"first step checked: all candidates give loss {ref_loss:.5f} and the same updated weights (1e-4)"
+    )
 
 
 # ---- memory ------------------------------------------------------------------------------------------
@@ -232,7 +240,11 @@ def memory_profile(step, steps: int) -> tuple[int, int, float, int]:
     tracemalloc.stop()
     found = gc.collect()
     after_warm = levels[warm - 1 :].astype(np.float64)
-    slope = float(np.polyfit(np.arange(len(after_warm)), after_warm, 1)[0]) if len(after_warm) > 2 else 0.0
+    slope = (
+        float(np.polyfit(np.arange(len(after_warm)), after_warm, 1)[0])
+        if len(after_warm) > 2
+        else 0.0
+    )
     return int(peaks.max()), int(levels[-1] - levels[warm - 1]), slope, found
 
 
@@ -242,8 +254,12 @@ def main() -> None:
     parser.add_argument(
         "--steps", type=int, default=None, help="steps for the memory growth check (issue: 300)"
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile the minigrad step and count its ops")
-    parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc measurements")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the minigrad step and count its ops"
+    )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the tracemalloc measurements"
+    )
     args = parser.parse_args()
     repeats = args.repeats or (3 if args.quick else 15)
     steps = args.steps or (10 if args.quick else 50)
@@ -264,7 +280,9 @@ def main() -> None:
     if why_not is None:
         built["minigrad"] = build_minigrad(mg, params, x, targets)
     else:
-        print(f"minigrad candidate skipped: {why_not} (needs mg.nn.LSTM, mg.nn.Linear, F.cross_entropy)")
+        print(
+            f"minigrad candidate skipped: {why_not} (needs mg.nn.LSTM, mg.nn.Linear, F.cross_entropy)"
+        )
     built["minigrad-loop"] = build_minigrad_loop(mg, params, x, targets)
     built["numpy"] = build_numpy(params, x, targets)
     if torch is not None:
@@ -274,7 +292,11 @@ def main() -> None:
 
     times = measure({name: b[0] for name, b in built.items()}, repeats=repeats, warmup=1)
     t = print_table(
-        "time per training step", times, ["numpy", "torch-loop", "torch-nn"], unit="ms", stat=args.stat
+        "time per training step",
+        times,
+        ["numpy", "torch-loop", "torch-nn"],
+        unit="ms",
+        stat=args.stat,
     )
 
     mem = {}
@@ -301,7 +323,9 @@ def main() -> None:
             check_target("peak memory minigrad / numpy", mem["minigrad"][0] / mem["numpy"][0], 1.5)
             _, growth, slope = mem["minigrad"]
             label = f"memory growth minigrad over {steps} steps"
-            print(f"  {label:<42} {growth / 2**10:6.1f} KiB  ({slope:.0f} B/step after warm-up; target 0)")
+            print(
+                f"  {label:<42} {growth / 2**10:6.1f} KiB  ({slope:.0f} B/step after warm-up; target 0)"
+            )
     else:
         print("  minigrad not measured (see above)")
 

@@ -58,7 +58,9 @@ def build_numpy(params: dict, chunks: list):
     def step():
         inputs, targets = chunks[state["n"] % len(chunks)]
         state["n"] += 1
-        loss, state["hprev"] = numpy_rnn.train_step(params, mem, inputs, targets, state["hprev"], LR)
+        loss, state["hprev"] = numpy_rnn.train_step(
+            params, mem, inputs, targets, state["hprev"], LR
+        )
         return loss, state["hprev"][:, 0]
 
     return step
@@ -155,7 +157,9 @@ def main() -> None:
     set_threads(args.threads)
     print(environment_line())
     vocab, chunks = load_chunks()
-    print(f"min-char-rnn step: vanilla RNN, V={vocab}, H={H}, T={T}, batch 1, float64, clip 5, Adagrad")
+    print(
+        f"min-char-rnn step: vanilla RNN, V={vocab}, H={H}, T={T}, batch 1, float64, clip 5, Adagrad"
+    )
 
     params = numpy_rnn.init_params(vocab, H, seed=0)
     built = {"numpy": build_numpy(params, chunks)}

@@ -188,7 +188,12 @@ def torch_loss_and_grads(params: dict, x: np.ndarray, targets: np.ndarray) -> tu
 
 
 def finite_difference_check(
-    params: dict, x: np.ndarray, targets: np.ndarray, n_dirs: int = 3, eps: float = 1e-6, seed: int = 0
+    params: dict,
+    x: np.ndarray,
+    targets: np.ndarray,
+    n_dirs: int = 3,
+    eps: float = 1e-6,
+    seed: int = 0,
 ) -> float:
     """Largest error of <grad, u> against a central difference along random directions u.
 
@@ -205,7 +210,9 @@ def finite_difference_check(
             minus = {k: v.copy() for k, v in params.items()}
             plus[name] += eps * u
             minus[name] -= eps * u
-            numeric = (loss_and_grads(plus, x, targets)[0] - loss_and_grads(minus, x, targets)[0]) / (2 * eps)
+            numeric = (
+                loss_and_grads(plus, x, targets)[0] - loss_and_grads(minus, x, targets)[0]
+            ) / (2 * eps)
             analytic = float((grads[name] * u).sum())
             # relative to |grad| |u|, the size of a typical directional derivative: a direction nearly
             # orthogonal to the gradient gives a tiny <grad, u> that roundoff alone would swamp
@@ -214,7 +221,9 @@ def finite_difference_check(
     return worst
 
 
-def random_batch(T: int, N: int, V: int, dtype=np.float32, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def random_batch(
+    T: int, N: int, V: int, dtype=np.float32, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Random characters: the one-hot input (T, N, V) and the next-character targets (T, N)."""
     rng = np.random.default_rng(seed)
     chars = rng.integers(0, V, size=(T + 1, N))
@@ -226,7 +235,9 @@ def _main() -> None:
     params = init_params(V, H, np.float64)
     x, targets = random_batch(T, N, V, np.float64)
     err = finite_difference_check(params, x, targets)
-    print(f"finite differences (float64, T={T} N={N} V={V} H={H}): worst error {err:.2e} (of |grad| |u|)")
+    print(
+        f"finite differences (float64, T={T} N={N} V={V} H={H}): worst error {err:.2e} (of |grad| |u|)"
+    )
     assert err < 1e-6, "hand-written BPTT disagrees with finite differences"
     try:
         import torch  # noqa: F401
@@ -240,12 +251,15 @@ def _main() -> None:
         loss, grads = loss_and_grads(params, x, targets)
         tloss, tgrads = torch_loss_and_grads(params, x, targets)
         worst = max(
-            np.abs(grads[k] - tgrads[k]).max() / (np.abs(tgrads[k]).max() + 1e-30) for k in PARAM_NAMES
+            np.abs(grads[k] - tgrads[k]).max() / (np.abs(tgrads[k]).max() + 1e-30)
+            for k in PARAM_NAMES
         )
         print(
             f"torch.nn.LSTM ({np.dtype(dtype).name}, T={T} N={N} V={V} H={H}): |loss diff| {abs(loss - tloss):.1e}, worst max-normalised grad diff {worst:.1e}"
         )
-        assert abs(loss - tloss) < tol * 10 and worst < tol, "hand-written BPTT disagrees with torch.nn.LSTM"
+        assert abs(loss - tloss) < tol * 10 and worst < tol, (
+            "hand-written BPTT disagrees with torch.nn.LSTM"
+        )
     print("ok")
 
 

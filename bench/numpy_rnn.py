@@ -83,7 +83,12 @@ def loss_fun(params: dict, inputs: list, targets: list, hprev: np.ndarray):
 
 
 def train_step(
-    params: dict, mem: dict, inputs: list, targets: list, hprev: np.ndarray, lr: float = LEARNING_RATE
+    params: dict,
+    mem: dict,
+    inputs: list,
+    targets: list,
+    hprev: np.ndarray,
+    lr: float = LEARNING_RATE,
 ):
     """One min-char-rnn iteration: loss and gradients, clip to [-5, 5], Adagrad. Returns (loss, h_last)."""
     loss, grads, hprev = loss_fun(params, inputs, targets, hprev)
@@ -119,7 +124,8 @@ def finite_difference_check(
             plus[name] += eps * u
             minus[name] -= eps * u
             numeric = (
-                loss_fun(plus, inputs, targets, hprev)[0] - loss_fun(minus, inputs, targets, hprev)[0]
+                loss_fun(plus, inputs, targets, hprev)[0]
+                - loss_fun(minus, inputs, targets, hprev)[0]
             ) / (2 * eps)
             analytic = float((grads[name] * u).sum())
             scale = float(np.linalg.norm(grads[name]) * np.linalg.norm(u)) + 1e-12

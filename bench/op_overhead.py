@@ -114,7 +114,9 @@ def main() -> None:
     torch = import_torch()
     set_threads(args.threads, torch)
     print(environment_line())
-    print(f"chain of {args.ops} multiplies on a ({SIZE},) float32 tensor, forward + backward; time per op")
+    print(
+        f"chain of {args.ops} multiplies on a ({SIZE},) float32 tensor, forward + backward; time per op"
+    )
 
     summary = {}
     for leaf_w, label in (
@@ -135,7 +137,9 @@ def main() -> None:
     for label, t in summary.items():
         if "pytorch" in t:
             check_target(f"{label[:3]} minigrad / pytorch", t["minigrad"] / t["pytorch"], 0.4)
-        print(f"  {label[:3] + ' minigrad / numpy':<42} {t['minigrad'] / t['numpy']:6.2f}x   (information)")
+        print(
+            f"  {label[:3] + ' minigrad / numpy':<42} {t['minigrad'] / t['numpy']:6.2f}x   (information)"
+        )
 
 
 if __name__ == "__main__":

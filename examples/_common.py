@@ -49,15 +49,22 @@ def make_parser(name: str, description: str) -> argparse.ArgumentParser:
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--device", default="cpu", help="where to compute: cpu, cuda or cuda:N (needs CuPy)")
+    parser.add_argument(
+        "--device", default="cpu", help="where to compute: cpu, cuda or cuda:N (needs CuPy)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for minigrad, numpy and random")
     parser.add_argument(
         "--quick", action="store_true", help="a tiny run of a few seconds (used by the tests)"
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("runs") / name, help="folder for plots, metrics, checkpoints"
+        "--out",
+        type=Path,
+        default=Path("runs") / name,
+        help="folder for plots, metrics, checkpoints",
     )
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (0: the library's default)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="BLAS threads (0: the library's default)"
+    )
     return parser
 
 
@@ -123,7 +130,9 @@ def save_metrics(out: Path, metrics: dict) -> Path:
     path = Path(out) / "metrics.json"
     path.write_text(json.dumps(clean, indent=2) + "\n")
     head = clean["headline"]
-    print(f"{head} = {_fmt(clean[head])}   (wall time {clean['wall_time_s']:.1f} s; all metrics in {path})")
+    print(
+        f"{head} = {_fmt(clean[head])}   (wall time {clean['wall_time_s']:.1f} s; all metrics in {path})"
+    )
     return path
 
 

@@ -24,7 +24,17 @@ import math
 from pathlib import Path
 
 import numpy as np
-from _common import Timer, data_path, make_parser, plt, progress, save_metrics, savefig, setup, smooth
+from _common import (
+    Timer,
+    data_path,
+    make_parser,
+    plt,
+    progress,
+    save_metrics,
+    savefig,
+    setup,
+    smooth,
+)
 
 import minigrad as mg
 import minigrad.nn.functional as F
@@ -44,27 +54,49 @@ PRESETS = {
 
 
 def parse_args():
-    parser = make_parser("char_rnn", "Character-level language model on Tiny Shakespeare (truncated BPTT).")
-    parser.add_argument("--model", choices=["lstm", "gru", "rnn"], help="recurrent layer (default lstm)")
-    parser.add_argument("--embed", type=int, help="embedding size; 0 feeds one-hot vectors (default 64)")
+    parser = make_parser(
+        "char_rnn", "Character-level language model on Tiny Shakespeare (truncated BPTT)."
+    )
+    parser.add_argument(
+        "--model", choices=["lstm", "gru", "rnn"], help="recurrent layer (default lstm)"
+    )
+    parser.add_argument(
+        "--embed", type=int, help="embedding size; 0 feeds one-hot vectors (default 64)"
+    )
     parser.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
     parser.add_argument("--hidden", type=int, help="hidden size (default 256)")
     parser.add_argument("--dropout", type=float, default=0.0, help="dropout between stacked layers")
-    parser.add_argument("--batch-size", type=int, help="parallel text streams per step (default 32)")
-    parser.add_argument("--seq-len", type=int, help="characters per truncated-BPTT chunk (default 64)")
+    parser.add_argument(
+        "--batch-size", type=int, help="parallel text streams per step (default 32)"
+    )
+    parser.add_argument(
+        "--seq-len", type=int, help="characters per truncated-BPTT chunk (default 64)"
+    )
     parser.add_argument("--lr", type=float, help="learning rate (default 2e-3 for Adam)")
     parser.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], help="default adam")
-    parser.add_argument("--clip", type=float, help="gradient clipping threshold, 0 to disable (default 5)")
-    parser.add_argument("--clip-mode", choices=["norm", "value"], help="clip the total norm or each element")
+    parser.add_argument(
+        "--clip", type=float, help="gradient clipping threshold, 0 to disable (default 5)"
+    )
+    parser.add_argument(
+        "--clip-mode", choices=["norm", "value"], help="clip the total norm or each element"
+    )
     parser.add_argument("--steps", type=int, help="total training steps (default 2000)")
-    parser.add_argument("--eval-every", type=int, help="steps between validation losses and samples")
+    parser.add_argument(
+        "--eval-every", type=int, help="steps between validation losses and samples"
+    )
     parser.add_argument("--ckpt-every", type=int, help="steps between checkpoints")
-    parser.add_argument("--val-chars", type=int, help="validate on the first N validation characters only")
+    parser.add_argument(
+        "--val-chars", type=int, help="validate on the first N validation characters only"
+    )
     parser.add_argument(
         "--karpathy", action="store_true", help="min-char-rnn preset (RNN 100, seq 25, Adagrad)"
     )
-    parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.safetensors")
-    parser.add_argument("--sample", action="store_true", help="only generate text from a checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from <out>/checkpoint.safetensors"
+    )
+    parser.add_argument(
+        "--sample", action="store_true", help="only generate text from a checkpoint"
+    )
     parser.add_argument(
         "--checkpoint", type=Path, help="checkpoint for --sample (default <out>/checkpoint...)"
     )
@@ -75,7 +107,9 @@ def parse_args():
     parser.add_argument("--length", type=int, default=500, help="characters to generate")
     args = parser.parse_args()
     preset = PRESETS["karpathy" if args.karpathy else "default"]
-    if args.quick and args.karpathy:  # the min-char-rnn model is small already: only shorten the run
+    if (
+        args.quick and args.karpathy
+    ):  # the min-char-rnn model is small already: only shorten the run
         preset = {
             **preset,
             **{k: PRESETS["quick"][k] for k in ("steps", "eval_every", "ckpt_every", "val_chars")},
@@ -127,7 +161,13 @@ class CharModel(nn.Module):
     """
 
     def __init__(
-        self, vocab_size: int, embed: int, hidden_size: int, num_layers: int, kind: str, dropout: float = 0.0
+        self,
+        vocab_size: int,
+        embed: int,
+        hidden_size: int,
+        num_layers: int,
+        kind: str,
+        dropout: float = 0.0,
     ):
         super().__init__()
         self.vocab_size = vocab_size
@@ -143,7 +183,9 @@ class CharModel(nn.Module):
         if self.embed is not None:
             x = self.embed(ids)  # (T, N, E)
         else:
-            x = mg.one_hot(ids, self.vocab_size)  # (T, N, V), a constant: no gradient flows into the data
+            x = mg.one_hot(
+                ids, self.vocab_size
+            )  # (T, N, V), a constant: no gradient flows into the data
         out, state = self.rnn(x, state)  # (T, N, H)
         return self.head(out), state
 
@@ -210,7 +252,9 @@ def save_checkpoint(path, model, optimizer, args, vocab, step, cursor, state, lo
                 "losses": losses,
                 "val_history": val_history,
                 "rng": mg.device(args.device).rng.bit_generator.state,  # dropout draws from it
-                "config": {k: getattr(args, k) for k in ("model", "embed", "layers", "hidden", "dropout")},
+                "config": {
+                    k: getattr(args, k) for k in ("model", "embed", "layers", "hidden", "dropout")
+                },
             },
         },
         path,
@@ -219,7 +263,9 @@ def save_checkpoint(path, model, optimizer, args, vocab, step, cursor, state, lo
 
 def build_model(config: dict, vocab_size: int, device):
     c = config
-    return CharModel(vocab_size, c["embed"], c["hidden"], c["layers"], c["model"], c["dropout"]).to(device)
+    return CharModel(vocab_size, c["embed"], c["hidden"], c["layers"], c["model"], c["dropout"]).to(
+        device
+    )
 
 
 def run_sample(args, device):
@@ -272,7 +318,12 @@ def main():
         meta = ckpt["meta"]
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        step, cursor, losses, val_history = meta["step"], meta["cursor"], meta["losses"], meta["val_history"]
+        step, cursor, losses, val_history = (
+            meta["step"],
+            meta["cursor"],
+            meta["losses"],
+            meta["val_history"],
+        )
         saved = ckpt["rnn_state"]
         state = None if not saved else (tuple(saved) if len(saved) == 2 else saved[0])
         device.rng.bit_generator.state = meta["rng"]
@@ -283,7 +334,10 @@ def main():
     bar = progress(range(step, args.steps), desc="train", initial=step, total=args.steps)
     for step in bar:
         if cursor + args.seq_len + 1 > streams.shape[1]:
-            cursor, state = 0, None  # the streams are used up: start the next epoch from a zero state
+            cursor, state = (
+                0,
+                None,
+            )  # the streams are used up: start the next epoch from a zero state
         x, y = get_chunk(streams, cursor, args.seq_len, device)
         loss, state = chunk_loss(model, x, y, state)
 

@@ -33,9 +33,13 @@ SPLIT_SEED = 0  # the train/test split never changes with --seed, so results sta
 
 def parse_args():
     parser = make_parser("digits_rnn", "An LSTM classifies 8x8 digits read row by row.")
-    parser.add_argument("--model", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer")
+    parser.add_argument(
+        "--model", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer"
+    )
     parser.add_argument("--hidden", type=int, default=64, help="hidden size")
-    parser.add_argument("--epochs", type=int, default=None, help="passes over the training set (default 20)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="passes over the training set (default 20)"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate")
     args = parser.parse_args()
@@ -154,7 +158,9 @@ def main():
     savefig(fig, args.out, "predictions.png")
 
     ckpt = args.out / "checkpoint.safetensors"
-    mg.save({"model": model.state_dict(), "config": {"model": args.model, "hidden": args.hidden}}, ckpt)
+    mg.save(
+        {"model": model.state_dict(), "config": {"model": args.model, "hidden": args.hidden}}, ckpt
+    )
     tail = max(1, len(losses) // 20)
     save_metrics(
         args.out,

@@ -30,7 +30,17 @@ import re
 from collections import Counter
 
 import numpy as np
-from _common import Timer, data_path, make_parser, plt, progress, save_metrics, savefig, setup, smooth
+from _common import (
+    Timer,
+    data_path,
+    make_parser,
+    plt,
+    progress,
+    save_metrics,
+    savefig,
+    setup,
+    smooth,
+)
 
 import minigrad as mg
 import minigrad.nn.functional as F
@@ -42,13 +52,21 @@ PAD, UNK = 0, 1
 
 
 def parse_args():
-    parser = make_parser("sentiment", "Sentence sentiment with a bidirectional LSTM vs a bag of words.")
+    parser = make_parser(
+        "sentiment", "Sentence sentiment with a bidirectional LSTM vs a bag of words."
+    )
     parser.add_argument("--model", choices=["lstm", "gru"], default="lstm", help="recurrent layer")
     parser.add_argument("--embed", type=int, default=64, help="embedding size")
     parser.add_argument("--hidden", type=int, default=64, help="hidden size per direction")
-    parser.add_argument("--dropout", type=float, default=0.5, help="dropout on embeddings and final state")
-    parser.add_argument("--min-count", type=int, default=1, help="rarer training words become <unk>")
-    parser.add_argument("--epochs", type=int, default=None, help="recurrent model epochs (default 15)")
+    parser.add_argument(
+        "--dropout", type=float, default=0.5, help="dropout on embeddings and final state"
+    )
+    parser.add_argument(
+        "--min-count", type=int, default=1, help="rarer training words become <unk>"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="recurrent model epochs (default 15)"
+    )
     parser.add_argument("--bow-epochs", type=int, default=None, help="baseline epochs (default 10)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-3)")
@@ -57,7 +75,9 @@ def parse_args():
     if args.epochs is None:
         args.epochs = 4 if args.quick else 15
     if args.lr is None:
-        args.lr = 5e-3 if args.quick else 2e-3  # --quick: a bigger step, so a few batches show learning
+        args.lr = (
+            5e-3 if args.quick else 2e-3
+        )  # --quick: a bigger step, so a few batches show learning
     if args.bow_epochs is None:
         args.bow_epochs = 2 if args.quick else 10
     return args
@@ -87,7 +107,9 @@ def tokenize(sentence: str) -> list:
 def build_vocab(token_lists, min_count: int) -> dict:
     """word -> id for every word seen at least min_count times; ids 0 and 1 are <pad> and <unk>."""
     counts = Counter(word for tokens in token_lists for word in tokens)
-    words = sorted(w for w, c in counts.items() if c >= min_count)  # sorted: the same ids on every run
+    words = sorted(
+        w for w, c in counts.items() if c >= min_count
+    )  # sorted: the same ids on every run
     vocab = {"<pad>": PAD, "<unk>": UNK}
     for w in words:
         vocab[w] = len(vocab)
@@ -231,9 +253,13 @@ def main():
             rows = perm[start : start + 64]
             yield mg.tensor(X_train[rows], device=device), mg.tensor(y_train[rows], device=device)
 
-    bow_losses, bow_accs = train_model(bow, bow_batches, args.bow_epochs, args.bow_lr, bow_accuracy, "BoW")
+    bow_losses, bow_accs = train_model(
+        bow, bow_batches, args.bow_epochs, args.bow_lr, bow_accuracy, "BoW"
+    )
     bow_acc = bow_accs[-1]
-    print(f"held-out accuracy: {name} {rnn_acc:.4f}, bag-of-words logistic regression {bow_acc:.4f}")
+    print(
+        f"held-out accuracy: {name} {rnn_acc:.4f}, bag-of-words logistic regression {bow_acc:.4f}"
+    )
 
     # a few test sentences with the recurrent model's verdict
     with mg.no_grad():
@@ -245,7 +271,10 @@ def main():
 
     # ---- plots ----
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for losses, n_epochs, label in ((rnn_losses, args.epochs, name), (bow_losses, args.bow_epochs, "BoW")):
+    for losses, n_epochs, label in (
+        (rnn_losses, args.epochs, name),
+        (bow_losses, args.bow_epochs, "BoW"),
+    ):
         x = np.arange(1, len(losses) + 1) * n_epochs / len(losses)
         ax_loss.plot(x, smooth(losses), label=label)
     ax_loss.set_xlabel("epoch")
@@ -260,7 +289,9 @@ def main():
     savefig(fig, args.out, "training.png")
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    bars = ax.bar([name, "bag of words\nlogistic regression"], [rnn_acc, bow_acc], color=["C0", "C1"])
+    bars = ax.bar(
+        [name, "bag of words\nlogistic regression"], [rnn_acc, bow_acc], color=["C0", "C1"]
+    )
     ax.bar_label(bars, fmt="%.3f")
     ax.axhline(0.74, color="gray", ls="--", lw=1, label="target 0.74")
     ax.axhline(0.5, color="black", lw=0.8, label="chance")

@@ -39,7 +39,17 @@ The story, top to bottom:
 from __future__ import annotations
 
 import numpy as np
-from _common import Timer, data_path, make_parser, plt, progress, save_metrics, savefig, setup, smooth
+from _common import (
+    Timer,
+    data_path,
+    make_parser,
+    plt,
+    progress,
+    save_metrics,
+    savefig,
+    setup,
+    smooth,
+)
 
 import minigrad as mg
 import minigrad.nn.functional as F
@@ -50,20 +60,36 @@ START = "_"  # the first character of every answer; the decoder's start token
 
 
 def parse_args():
-    parser = make_parser("seq2seq", "Encoder-decoder with attention: date normalisation or addition.")
+    parser = make_parser(
+        "seq2seq", "Encoder-decoder with attention: date normalisation or addition."
+    )
     parser.add_argument("--task", choices=["date", "addition"], default="date", help="data set")
     parser.add_argument("--cell", choices=["gru", "lstm"], default="gru", help="recurrent layer")
-    parser.add_argument("--attention", choices=["dot", "additive"], default="dot", help="scoring function")
-    parser.add_argument("--no-attention", action="store_true", help="plain encoder-decoder, for comparison")
+    parser.add_argument(
+        "--attention", choices=["dot", "additive"], default="dot", help="scoring function"
+    )
+    parser.add_argument(
+        "--no-attention", action="store_true", help="plain encoder-decoder, for comparison"
+    )
     parser.add_argument("--embed", type=int, default=16, help="character embedding size")
-    parser.add_argument("--hidden", type=int, default=128, help="hidden size of encoder and decoder")
-    parser.add_argument("--train-size", type=int, default=None, help="training pairs used (default 20000)")
+    parser.add_argument(
+        "--hidden", type=int, default=128, help="hidden size of encoder and decoder"
+    )
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="training pairs used (default 20000)"
+    )
     parser.add_argument("--test-size", type=int, default=None, help="held-out pairs (default 5000)")
-    parser.add_argument("--epochs", type=int, default=None, help="passes over the training pairs (default 1)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="passes over the training pairs (default 1)"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
-    parser.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping, 0 to disable")
-    parser.add_argument("--eval-every", type=int, default=None, help="steps between test-accuracy points")
+    parser.add_argument(
+        "--clip", type=float, default=5.0, help="gradient-norm clipping, 0 to disable"
+    )
+    parser.add_argument(
+        "--eval-every", type=int, default=None, help="steps between test-accuracy points"
+    )
     args = parser.parse_args()
     if args.train_size is None:
         args.train_size = 1000 if args.quick else 20000
@@ -122,9 +148,13 @@ class Seq2Seq(nn.Module):
 
     def encode(self, src):
         """enc_out (N, S, H), and the final state (h_n, or (h_n, c_n) for an LSTM) that starts the decoder."""
-        enc_out, state = self.encoder(self.src_embed(src))  # enc_out (N, S, 2 * H/2): both directions
+        enc_out, state = self.encoder(
+            self.src_embed(src)
+        )  # enc_out (N, S, 2 * H/2): both directions
 
-        def merge(h):  # (2, N, H/2): one row per direction -> (1, N, H), the decoder's initial state
+        def merge(
+            h,
+        ):  # (2, N, H/2): one row per direction -> (1, N, H), the decoder's initial state
             return mg.cat([h[0], h[1]], axis=-1).unsqueeze(0)
 
         state = tuple(merge(h) for h in state) if isinstance(state, tuple) else merge(state)
@@ -138,7 +168,9 @@ class Seq2Seq(nn.Module):
         else:
             q = self.att_query(dec_out).unsqueeze(2)  # (N, T, 1, H)
             k = self.att_key(enc_out).unsqueeze(1)  # (N, 1, S, H)
-            scores = self.att_score((q + k).tanh()).squeeze(-1)  # broadcast to (N, T, S, H) -> (N, T, S)
+            scores = self.att_score((q + k).tanh()).squeeze(
+                -1
+            )  # broadcast to (N, T, S, H) -> (N, T, S)
         weights = F.softmax(scores, dim=-1)
         context = weights @ enc_out  # (N, T, S) @ (N, S, H) -> (N, T, H)
         return context, weights
@@ -247,8 +279,12 @@ def main():
 
     # ---- 6. evaluation and plots ------------------------------------------------------------------------
     exact, per_char, preds, weights = evaluate(model, src_test, answers_test, start_id)
-    name = f"{args.cell.upper()} " + (f"+ {attention} attention" if attention else "without attention")
-    print(f"{name}: exact match {exact:.4f}, per-character accuracy {per_char:.4f} on {len(test_idx)} pairs")
+    name = f"{args.cell.upper()} " + (
+        f"+ {attention} attention" if attention else "without attention"
+    )
+    print(
+        f"{name}: exact match {exact:.4f}, per-character accuracy {per_char:.4f} on {len(test_idx)} pairs"
+    )
     for k in range(8):
         q = questions[test_idx[k]].rstrip()
         guess = "".join(chars[i] for i in preds[k])
@@ -280,7 +316,9 @@ def main():
             ax.set_xticks(range(width), list(q[:width]))
             ax.set_yticks(range(preds.shape[1]), [chars[i] for i in preds[k]])
             ax.set_title(f"{q.rstrip()!r} -> {''.join(chars[i] for i in preds[k])!r}", fontsize=9)
-        fig.suptitle(f"{attention} attention weights: output characters (rows) over input characters")
+        fig.suptitle(
+            f"{attention} attention weights: output characters (rows) over input characters"
+        )
         savefig(fig, args.out, "attention.png")
 
     ckpt = args.out / "checkpoint.safetensors"

@@ -22,7 +22,17 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-from _common import Timer, data_path, make_parser, plt, progress, save_metrics, savefig, setup, smooth
+from _common import (
+    Timer,
+    data_path,
+    make_parser,
+    plt,
+    progress,
+    save_metrics,
+    savefig,
+    setup,
+    smooth,
+)
 
 import minigrad as mg
 import minigrad.nn.functional as F
@@ -42,7 +52,11 @@ SERIES = {
     "sunspots": ("monthly-sunspots.csv", "Sunspots", "sqrt", 60),
     "temperatures": ("daily-min-temperatures.csv", "Temp", None, 60),
 }
-TRANSFORMS = {None: (lambda v: v, lambda v: v), "log": (np.log, np.exp), "sqrt": (np.sqrt, np.square)}
+TRANSFORMS = {
+    None: (lambda v: v, lambda v: v),
+    "log": (np.log, np.exp),
+    "sqrt": (np.sqrt, np.square),
+}
 
 
 def parse_args():
@@ -52,15 +66,23 @@ def parse_args():
     parser.add_argument(
         "--series", choices=sorted(SERIES), help="forecast a real series instead of the waveform"
     )
-    parser.add_argument("--model", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer")
-    parser.add_argument("--hidden", type=int, default=None, help="hidden size (default 64; 32 for --series)")
+    parser.add_argument(
+        "--model", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer"
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=None, help="hidden size (default 64; 32 for --series)"
+    )
     parser.add_argument(
         "--steps", type=int, default=None, help="training steps (default 1000; 400 for --series)"
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
-    parser.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping, 0 to disable")
-    parser.add_argument("--window", type=int, help="--series: values read per forecast (per-series default)")
+    parser.add_argument(
+        "--clip", type=float, default=1.0, help="gradient-norm clipping, 0 to disable"
+    )
+    parser.add_argument(
+        "--window", type=int, help="--series: values read per forecast (per-series default)"
+    )
     args = parser.parse_args()
     if args.hidden is None:
         args.hidden = 16 if args.quick else (32 if args.series else 64)
@@ -161,7 +183,9 @@ def run_waveform(args, device):
     target = truth[train_len:]
     mse_first = float(np.mean((generated[:PERIOD] - target[:PERIOD]) ** 2))
     mse_all = float(np.mean((generated - target) ** 2))
-    print(f"closed-loop MSE: first period {mse_first:.5f}, all {n_gen} generated samples {mse_all:.5f}")
+    print(
+        f"closed-loop MSE: first period {mse_first:.5f}, all {n_gen} generated samples {mse_all:.5f}"
+    )
 
     fig, ax = plt.subplots(figsize=(9, 3.5))
     t = np.arange(len(truth))
@@ -169,14 +193,20 @@ def run_waveform(args, device):
     ax.plot(t[train_len:], generated, color="C1", lw=1.2, label="generated (closed loop)")
     ax.axvspan(0, train_len, color="C0", alpha=0.1, label="warm-up: true input")
     ax.set_xlabel("time step")
-    ax.set_title(f"{args.model.upper()} {args.hidden} generating; MSE over the first period {mse_first:.4f}")
+    ax.set_title(
+        f"{args.model.upper()} {args.hidden} generating; MSE over the first period {mse_first:.4f}"
+    )
     ax.legend(loc="upper right", fontsize=8)
     savefig(fig, args.out, "generation.png")
     plot_loss(losses, args.out, "waveform: next-sample prediction")
     return (
         model,
         losses,
-        {"headline": "gen_mse_first_period", "gen_mse_first_period": mse_first, "gen_mse_all": mse_all},
+        {
+            "headline": "gen_mse_first_period",
+            "gen_mse_first_period": mse_first,
+            "gen_mse_all": mse_all,
+        },
     )
 
 
@@ -231,7 +261,9 @@ def run_series(args, device):
     rmse = float(np.sqrt(np.mean((model_pred - truth) ** 2)))
     naive_rmse = float(np.sqrt(np.mean((naive_pred - truth) ** 2)))
     verdict = "beats" if rmse < naive_rmse else "does NOT beat"
-    print(f"test RMSE: {args.model.upper()} {rmse:.3f} vs naive last value {naive_rmse:.3f} ({verdict} it)")
+    print(
+        f"test RMSE: {args.model.upper()} {rmse:.3f} vs naive last value {naive_rmse:.3f} ({verdict} it)"
+    )
 
     fig, ax = plt.subplots(figsize=(9, 3.5))
     show = slice(max(0, len(targets) - 300), len(targets))  # the last 300 test points stay readable
@@ -245,7 +277,11 @@ def run_series(args, device):
         label=f"naive last value (RMSE {naive_rmse:.2f})",
     )
     ax.plot(
-        targets[show], model_pred[show], color="C1", lw=1.2, label=f"{args.model.upper()} (RMSE {rmse:.2f})"
+        targets[show],
+        model_pred[show],
+        color="C1",
+        lw=1.2,
+        label=f"{args.model.upper()} (RMSE {rmse:.2f})",
     )
     ax.set_xlabel("time index")
     ax.set_title(f"{args.series}: one-step-ahead forecasts on the test period")

@@ -43,12 +43,16 @@ def parse_args():
     parser.add_argument(
         "--gain", type=float, default=2.0, help="part 2: scale of the large recurrent weights"
     )
-    parser.add_argument("--steps", type=int, default=None, help="part 2: SGD steps per run (default 150)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="part 2: SGD steps per run (default 150)"
+    )
     parser.add_argument("--lr", type=float, default=0.3, help="part 2: SGD learning rate")
     parser.add_argument(
         "--forget-bias", type=float, default=3.0, help="part 1: forget-gate bias of the 4th curve"
     )
-    parser.add_argument("--max-norm", type=float, default=1.0, help="part 2: clip_grad_norm_ threshold")
+    parser.add_argument(
+        "--max-norm", type=float, default=1.0, help="part 2: clip_grad_norm_ threshold"
+    )
     args = parser.parse_args()
     if args.steps is None:
         args.steps = 15 if args.quick else 150
@@ -91,7 +95,9 @@ def hidden_grad_norms(model, x, y) -> list:
 # ---- part 2: training with and without clipping ----------------------------------------------------------
 def grad_norm(params) -> float:
     """||grad|| over all parameters together (the quantity clip_grad_norm_ bounds)."""
-    total = sum(float((p.grad.data.astype(np.float64) ** 2).sum()) for p in params if p.grad is not None)
+    total = sum(
+        float((p.grad.data.astype(np.float64) ** 2).sum()) for p in params if p.grad is not None
+    )
     return math.sqrt(total)
 
 
@@ -124,7 +130,9 @@ def exploding_model(args, device, dtype=None):
     model = Readout("rnn", args.hidden).to(device, dtype=dtype)
     w = model.rnn.weight_hh_l0
     with mg.no_grad():
-        w.copy_(mg.randn(*w.shape, dtype=w.dtype, device=device) * (args.gain / math.sqrt(args.hidden)))
+        w.copy_(
+            mg.randn(*w.shape, dtype=w.dtype, device=device) * (args.gain / math.sqrt(args.hidden))
+        )
     return model
 
 
@@ -198,14 +206,19 @@ def main():
     ax3.set_xlabel("SGD step")
     ax3.set_ylabel("training loss (MSE)")
     ax3.set_title("training the exploding RNN")
-    ax3.set_ylim(0.5 * min(clip_losses), 100 * max(clip_losses))  # a diverging run leaves through the top
+    ax3.set_ylim(
+        0.5 * min(clip_losses), 100 * max(clip_losses)
+    )  # a diverging run leaves through the top
     ax3.legend(fontsize=8)
     for ax in (ax1, ax2, ax3):
         ax.grid(True, which="both", alpha=0.3)
     savefig(fig, args.out, "gradient_norms.png")
 
     ckpt = args.out / "checkpoint.safetensors"
-    mg.save({"model": clipped_model.state_dict(), "config": {"hidden": args.hidden, "gain": args.gain}}, ckpt)
+    mg.save(
+        {"model": clipped_model.state_dict(), "config": {"hidden": args.hidden, "gain": args.gain}},
+        ckpt,
+    )
     tail = max(1, len(clip_losses) // 10)
     save_metrics(
         args.out,

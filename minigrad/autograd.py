@@ -120,11 +120,15 @@ class Function:
     _out = None
     _scatters = False  # True for getitem: the engine then calls _scatter_into instead of backward
     _defers_rhs = False  # True for matmul: the engine may batch its right operand's gradient terms
-    _makes_views = False  # True for ops whose output may share the first input's memory (reshape, ...)
+    _makes_views = (
+        False  # True for ops whose output may share the first input's memory (reshape, ...)
+    )
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
-        raise NotImplementedError("a Function subclass must define @staticmethod forward(ctx, *arrays)")
+        raise NotImplementedError(
+            "a Function subclass must define @staticmethod forward(ctx, *arrays)"
+        )
 
     @staticmethod
     def backward(ctx, *grads):
@@ -158,7 +162,9 @@ class Function:
             out = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
         raw = out
         if out.__class__ is not dev.array_type:
-            out = dev.xp.asarray(out)  # numpy turns 0-d results into scalars; keep arrays everywhere
+            out = dev.xp.asarray(
+                out
+            )  # numpy turns 0-d results into scalars; keep arrays everywhere
         if _anomaly[0]:
             _check_anomaly(cls, "forward", out, inputs)
         if not record:  # the cheap path: one array call and a Tensor wrapper
@@ -192,7 +198,9 @@ class Function:
         self._saved = arrays
 
     def _resolve_saved(self, inputs, out, result) -> None:
-        if len(inputs) == 2 and len(self._saved) == 2:  # the common (x, y) case, spelled out for speed
+        if (
+            len(inputs) == 2 and len(self._saved) == 2
+        ):  # the common (x, y) case, spelled out for speed
             x, y = inputs
             a, b = self._saved
             if a is x.data and b is y.data:
@@ -207,7 +215,9 @@ class Function:
                     break
             else:
                 if s is out:
-                    saved.append((_OUTPUT, result._version))  # rebuilt on demand (no node->output cycle)
+                    saved.append(
+                        (_OUTPUT, result._version)
+                    )  # rebuilt on demand (no node->output cycle)
                     self._out = result.data
                     self._dev = result.device
                     self._out_ref = weakref.ref(result)  # to notice in-place edits of the output
@@ -215,7 +225,9 @@ class Function:
                     saved.append((None, 0))
                 else:
                     if s.__class__ is not result.data.__class__:
-                        s = result.device.xp.asarray(s)  # a 0-d intermediate that numpy made a scalar
+                        s = result.device.xp.asarray(
+                            s
+                        )  # a 0-d intermediate that numpy made a scalar
                     saved.append((Tensor._make(s, result.device, False, None), 0))
         self._saved = saved
 
@@ -322,11 +334,15 @@ def _seed_grads(outputs, grad_outputs):
                     f"backward: grad can be implicitly created only for scalar outputs, but the output has "
                     f"shape {out.shape}; reduce it first (e.g. .sum()) or pass grad= of shape {out.shape}"
                 )
-            g = Tensor._make(out.device.xp.ones(out.shape, dtype=out.dtype), out.device, False, None)
+            g = Tensor._make(
+                out.device.xp.ones(out.shape, dtype=out.dtype), out.device, False, None
+            )
         elif not isinstance(g, Tensor):
             g = Tensor._make(out.device.xp.asarray(g, dtype=out.dtype), out.device, False, None)
         if g.shape != out.shape:
-            raise RuntimeError(f"backward: grad has shape {g.shape} but the output has shape {out.shape}")
+            raise RuntimeError(
+                f"backward: grad has shape {g.shape} but the output has shape {out.shape}"
+            )
         seeds.append((out, g))
     return seeds
 
@@ -350,7 +366,12 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
         node = stack.pop()
         nodes.append(node)
         for p in node._parents:
-            if p is not None and p not in seen and p.__class__ is not Tensor and isinstance(p, Function):
+            if (
+                p is not None
+                and p not in seen
+                and p.__class__ is not Tensor
+                and isinstance(p, Function)
+            ):
                 seen.add(p)
                 stack.append(p)
     nodes.sort(key=_seq_key, reverse=True)
@@ -381,7 +402,12 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 if not retain_graph:
                     node._freed = True
                 continue
-            if fast and node._defers_rhs and node.needs_input_grad[1] and _defer_rhs(node, g, pending):
+            if (
+                fast
+                and node._defers_rhs
+                and node.needs_input_grad[1]
+                and _defer_rhs(node, g, pending)
+            ):
                 # NOTE: W used at every time step gets sum_t h_t^T g_t as ONE matmul of the stacked
                 # terms when W's node is reached, instead of T thin matmuls and T - 1 additions.
                 need = node.needs_input_grad
@@ -414,7 +440,11 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     else:
                         entry[1] = _add(entry[1], gi, owned, fast)
                 else:
-                    if gi.__class__ is not Tensor or gi.data.shape != p._shape or gi.data.dtype != p._dtype:
+                    if (
+                        gi.__class__ is not Tensor
+                        or gi.data.shape != p._shape
+                        or gi.data.dtype != p._dtype
+                    ):
                         gi = _check_grad(node, gi, p._shape, p._dtype)
                     old = grads.get(p)
                     grads[p] = gi if old is None else _add(old, gi, owned, fast)
@@ -427,7 +457,9 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
         for key, terms in pending.items():  # what is left belongs to leaves
             entry = leaf_grads.get(key)
             leaf = entry[0] if entry is not None else terms[0][2]
-            total = _flush_pending(terms, entry[1] if entry is not None else None, leaf.dtype, owned)
+            total = _flush_pending(
+                terms, entry[1] if entry is not None else None, leaf.dtype, owned
+            )
             leaf_grads[key] = [leaf, total]
         for leaf, g in leaf_grads.values():
             if leaf._hooks:
@@ -543,7 +575,9 @@ def _node_extras(node, g, capture):
 
 def _check_grad(node, gi, shape, dtype):
     if not isinstance(gi, Tensor):
-        raise TypeError(f"{node.name()}.backward must return Tensors (or None), got {type(gi).__name__}")
+        raise TypeError(
+            f"{node.name()}.backward must return Tensors (or None), got {type(gi).__name__}"
+        )
     if gi.shape != shape:
         raise RuntimeError(
             f"{node.name()}.backward returned a gradient of shape {gi.shape} for an input of shape {shape}"
@@ -574,7 +608,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False) 
     _run_backward(_seed_grads(outputs, grad_tensors), retain_graph, create_graph)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def grad(
+    outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False
+):
     """Return the gradients of `outputs` with respect to `inputs` as a tuple, without touching `.grad`.
 
     With create_graph=True the returned gradients are themselves differentiable (higher-order gradients).
@@ -583,7 +619,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     inputs = _as_tuple(inputs)
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
-            raise RuntimeError(f"grad: input {i} does not require grad; create it with requires_grad=True")
+            raise RuntimeError(
+                f"grad: input {i} does not require grad; create it with requires_grad=True"
+            )
     if retain_graph is None:
         retain_graph = create_graph
     keys = [t.grad_fn if t.grad_fn is not None else id(t) for t in inputs]

@@ -51,7 +51,9 @@ def as_dtype(dtype):
     try:
         d = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"unknown dtype {dtype!r}; use e.g. mg.float32, mg.float64, mg.int64") from None
+        raise TypeError(
+            f"unknown dtype {dtype!r}; use e.g. mg.float32, mg.float64, mg.int64"
+        ) from None
     if d.kind not in "fiub":
         raise TypeError(f"unsupported dtype {d}; minigrad handles float, int, uint and bool data")
     return d
@@ -86,7 +88,9 @@ class Device:
         )
 
     def __str__(self) -> str:
-        return self.type if self.index is None or self.type == "cpu" else f"{self.type}:{self.index}"
+        return (
+            self.type if self.index is None or self.type == "cpu" else f"{self.type}:{self.index}"
+        )
 
     def __eq__(self, other) -> bool:
         if isinstance(other, str):

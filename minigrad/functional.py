@@ -68,7 +68,9 @@ def _dof(name: str, x: Tensor, axis, correction: int) -> tuple:
     for a in axes:
         n *= x.shape[a]
     if n - correction <= 0:
-        raise ValueError(f"{name}: {n} element(s) with correction={correction} leave no degrees of freedom")
+        raise ValueError(
+            f"{name}: {n} element(s) with correction={correction} leave no degrees of freedom"
+        )
     return axes, n
 
 
@@ -83,7 +85,9 @@ def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
         raise ValueError(
             f"min: cannot reduce an empty tensor of shape {x.shape} (the minimum has no identity)"
         )
-    if x.dtype.kind != "f":  # -x wraps around for unsigned ints and INT64_MIN; integers need no gradient
+    if (
+        x.dtype.kind != "f"
+    ):  # -x wraps around for unsigned ints and INT64_MIN; integers need no gradient
         out = x.device.xp.asarray(x.data.min(axis=axes, keepdims=keepdims))
         return Tensor._make(out, x.device, False, None)
     return ops.neg(ops.max(ops.neg(x), axis, keepdims))
@@ -156,7 +160,9 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert a size-1 axis at position `axis` (negative counts from the end of the result)."""
     nd = x.ndim + 1
     if not -nd <= axis < nd:
-        raise IndexError(f"unsqueeze: axis {axis} is out of range for a result with {nd} dimensions")
+        raise IndexError(
+            f"unsqueeze: axis {axis} is out of range for a result with {nd} dimensions"
+        )
     axis %= nd
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
@@ -271,7 +277,9 @@ def take(x: Tensor, indices, axis=None) -> Tensor:
 def masked_fill(x: Tensor, mask, value) -> Tensor:
     """Return x with `value` where mask is True (mask broadcasts against x)."""
     fill = _const(value, x) if not isinstance(value, Tensor) else value
-    ops._broadcast_shape("masked_fill", getattr(mask, "shape", ()), x.shape)  # name this op in a shape error
+    ops._broadcast_shape(
+        "masked_fill", getattr(mask, "shape", ()), x.shape
+    )  # name this op in a shape error
     return ops.where(mask, fill, x)
 
 

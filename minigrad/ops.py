@@ -30,7 +30,9 @@ def _const(value, like: Tensor | None) -> Tensor:
     dev = like.device
     if backend.is_scalar(value):
         if like.dtype.kind == "f" or not isinstance(value, float):
-            dtype = like.dtype if not (like.dtype.kind == "b" and not isinstance(value, bool)) else None
+            dtype = (
+                like.dtype if not (like.dtype.kind == "b" and not isinstance(value, bool)) else None
+            )
         else:
             dtype = backend.get_default_dtype()  # int tensor with a float: promote like PyTorch
         key = (value.__class__, value, dtype, dev)
@@ -72,7 +74,9 @@ def _broadcast(name: str, *ts: Tensor) -> tuple:
     """Broadcast the operands that need a gradient to the common shape (others broadcast inside numpy)."""
     shape = _broadcast_shape(name, *(t.shape for t in ts))
     grad = is_grad_enabled()
-    return tuple(broadcast_to(t, shape) if (grad and t.requires_grad and t.shape != shape) else t for t in ts)
+    return tuple(
+        broadcast_to(t, shape) if (grad and t.requires_grad and t.shape != shape) else t for t in ts
+    )
 
 
 def _binary(cls, x, y):
@@ -114,7 +118,9 @@ def _normalize_axis(name: str, axis, ndim: int) -> tuple:
         if (
             not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1)
         ):  # a 0-d tensor accepts 0 and -1, as in torch
-            raise IndexError(f"{name}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
+            raise IndexError(
+                f"{name}: axis {a} is out of range for a tensor with {ndim} dimension(s)"
+            )
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: repeated axis in {axis!r}")
@@ -217,8 +223,14 @@ class Div(Function):
 
 
 def div(x, y) -> Tensor:
-    if x.__class__ is Tensor and x.dtype.kind != "f" and (not isinstance(y, Tensor) or y.dtype.kind != "f"):
-        x = astype(x, backend.get_default_dtype())  # true division of integers gives floats, as in NumPy
+    if (
+        x.__class__ is Tensor
+        and x.dtype.kind != "f"
+        and (not isinstance(y, Tensor) or y.dtype.kind != "f")
+    ):
+        x = astype(
+            x, backend.get_default_dtype()
+        )  # true division of integers gives floats, as in NumPy
     return _binary(Div, x, y)
 
 
@@ -510,7 +522,10 @@ def where(cond, x, y) -> Tensor:
         )
         if isinstance(cond, Tensor):
             like = Tensor._make(
-                cond.device.xp.zeros((), dtype=backend.get_default_dtype()), cond.device, False, None
+                cond.device.xp.zeros((), dtype=backend.get_default_dtype()),
+                cond.device,
+                False,
+                None,
             )
     cond = _const(cond, like)
     if cond.dtype.kind != "b":
@@ -540,7 +555,9 @@ def astype(x: Tensor, dtype) -> Tensor:
     if dtype == x.dtype:
         return x
     if x.requires_grad and dtype.kind != "f" and is_grad_enabled():
-        return Tensor._make(x.data.astype(dtype), x.device, False, None)  # integer results: no gradient
+        return Tensor._make(
+            x.data.astype(dtype), x.device, False, None
+        )  # integer results: no gradient
     return Cast.apply(x, dtype=dtype)
 
 
@@ -560,7 +577,9 @@ class ToDevice(Function):
         return to_device(g, ctx.src)
 
     @classmethod
-    def apply(cls, x, device=None):  # NOTE: the one op whose output lives on another device than its input
+    def apply(
+        cls, x, device=None
+    ):  # NOTE: the one op whose output lives on another device than its input
         t = super().apply(x, device=device)
         t.device = device
         return t
@@ -581,7 +600,9 @@ class MatMul(Function):
     """out = x @ y for (..., n, k) @ (..., k, m) with equal batch shapes;
     vjp: gx = g @ y^T, gy = x^T @ g"""
 
-    _defers_rhs = True  # without create_graph the engine sums many x^T @ g terms for one y in one matmul
+    _defers_rhs = (
+        True  # without create_graph the engine sums many x^T @ g terms for one y in one matmul
+    )
 
     @staticmethod
     def forward(ctx, x, y):
@@ -732,8 +753,13 @@ def reshape(x: Tensor, shape) -> Tensor:
         )
     try:
         return Reshape.apply(x, shape=shape)
-    except (ValueError, TypeError) as e:  # e.g. a size below -1, which the count above does not catch
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}: {e}") from None
+    except (
+        ValueError,
+        TypeError,
+    ) as e:  # e.g. a size below -1, which the count above does not catch
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}: {e}"
+        ) from None
 
 
 class Transpose(Function):
@@ -868,7 +894,9 @@ def getitem(x: Tensor, index) -> Tensor:
             out = Tensor._make(backend_wrap(x.data[index], x), x.device, False, None)
             _share_if_view(out, x)
             return out
-        if not _is_basic(index):  # backward reads the index later: keep a private copy of its arrays
+        if not _is_basic(
+            index
+        ):  # backward reads the index later: keep a private copy of its arrays
             index = (
                 tuple(i.copy() if backend.is_array(i) else i for i in index)
                 if isinstance(index, tuple)
@@ -915,7 +943,10 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
         raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
     (ax,) = _normalize_axis("concatenate", axis, nd)
     for t in tensors:
-        if t.ndim != nd or t.shape[:ax] + t.shape[ax + 1 :] != first.shape[:ax] + first.shape[ax + 1 :]:
+        if (
+            t.ndim != nd
+            or t.shape[:ax] + t.shape[ax + 1 :] != first.shape[:ax] + first.shape[ax + 1 :]
+        ):
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ValueError(f"concatenate: shapes {shapes} must match except along axis {ax}")
     return Concatenate.apply(*tensors, axis=ax)
@@ -932,7 +963,9 @@ class Stack(Function):
     @staticmethod
     def backward(ctx, g):
         lead = (slice(None),) * ctx.axis
-        return tuple(getitem(g, lead + (i,)) if need else None for i, need in enumerate(ctx.needs_input_grad))
+        return tuple(
+            getitem(g, lead + (i,)) if need else None for i, need in enumerate(ctx.needs_input_grad)
+        )
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
@@ -947,7 +980,9 @@ def stack(tensors, axis: int = 0) -> Tensor:
     shape = first.shape
     for t in tensors:
         if t.shape != shape:
-            raise ValueError(f"stack: all tensors must have the same shape, got {shape} and {t.shape}")
+            raise ValueError(
+                f"stack: all tensors must have the same shape, got {shape} and {t.shape}"
+            )
     nd = len(shape) + 1
     if not -nd <= axis < nd:
         raise IndexError(f"stack: axis {axis} is out of range for a result with {nd} dimensions")
@@ -976,7 +1011,9 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     if len(pad_width) == 2 and builtins.all(isinstance(p, int) for p in pad_width):
         pad_width = (tuple(pad_width),) * x.ndim
     pad_width = tuple(tuple(p) for p in pad_width)
-    if len(pad_width) != x.ndim or builtins.any(len(p) != 2 or builtins.min(p) < 0 for p in pad_width):
+    if len(pad_width) != x.ndim or builtins.any(
+        len(p) != 2 or builtins.min(p) < 0 for p in pad_width
+    ):
         raise ValueError(
             f"pad: pad_width {pad_width} must give a non-negative (before, after) for each of the {x.ndim} axes"
         )
@@ -1007,7 +1044,9 @@ def compare(op: str, x, y) -> Tensor:
 
 
 def logical_not(x: Tensor) -> Tensor:
-    out = x.device.xp.asarray(x.device.xp.logical_not(x.data))  # asarray: numpy gives a scalar for 0-d input
+    out = x.device.xp.asarray(
+        x.device.xp.logical_not(x.data)
+    )  # asarray: numpy gives a scalar for 0-d input
     return Tensor._make(out, x.device, False, None)
 
 

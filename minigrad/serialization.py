@@ -42,7 +42,9 @@ def save(obj: dict, path) -> None:
         The checkpoint file (by convention ``*.safetensors``).
     """
     if not isinstance(obj, dict):
-        raise TypeError(f"save: expected a dict (e.g. model.state_dict()), got {type(obj).__name__}")
+        raise TypeError(
+            f"save: expected a dict (e.g. model.state_dict()), got {type(obj).__name__}"
+        )
     tensors: dict = {}
     tree = _encode(obj, (), tensors)
     metadata = {_META_KEY: json.dumps({"version": _FORMAT_VERSION, "tree": tree})}
@@ -188,7 +190,9 @@ def _read_header(data: bytes) -> dict:
         raise ValueError(f"the file has {len(data)} bytes, fewer than the 8-byte header length")
     n = int.from_bytes(data[:8], "little")
     if n > len(data) - 8:
-        raise ValueError(f"the header claims {n} bytes but the file holds only {len(data) - 8} after it")
+        raise ValueError(
+            f"the header claims {n} bytes but the file holds only {len(data) - 8} after it"
+        )
     header = json.loads(data[8 : 8 + n].decode("utf-8"))
     if not isinstance(header, dict):
         raise ValueError("the header is not a JSON object")
@@ -210,7 +214,9 @@ def _write_bytes(f, data: bytes) -> None:
 def _atomic_write(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"save: the folder {folder!r} does not exist; create it first (os.makedirs)")
+        raise FileNotFoundError(
+            f"save: the folder {folder!r} does not exist; create it first (os.makedirs)"
+        )
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # keep an existing checkpoint's permissions
     except FileNotFoundError:

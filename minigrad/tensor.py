@@ -28,7 +28,16 @@ class Tensor:
     gradient (a Tensor), and `.grad_fn` the node that produced it (None for leaves).
     """
 
-    __slots__ = ("data", "device", "requires_grad", "grad_fn", "grad", "_vbox", "_hooks", "__weakref__")
+    __slots__ = (
+        "data",
+        "device",
+        "requires_grad",
+        "grad_fn",
+        "grad",
+        "_vbox",
+        "_hooks",
+        "__weakref__",
+    )
     __array_priority__ = 1000  # make numpy defer to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
@@ -171,9 +180,13 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.dtype.kind != "f":
-            raise TypeError(f"only floating point tensors can require gradients, this one is {self.dtype}")
+            raise TypeError(
+                f"only floating point tensors can require gradients, this one is {self.dtype}"
+            )
         if not requires_grad and self.grad_fn is not None:
-            raise RuntimeError("requires_grad_(False) is only allowed on leaves; use detach() instead")
+            raise RuntimeError(
+                "requires_grad_(False) is only allowed on leaves; use detach() instead"
+            )
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -259,7 +272,9 @@ class Tensor:
         self._check_inplace(op, other)
         o = other.data if isinstance(other, Tensor) else other
         if isinstance(other, Tensor) and other.device is not self.device:
-            raise RuntimeError(f"{op}: tensors on different devices ({self.device} and {other.device})")
+            raise RuntimeError(
+                f"{op}: tensors on different devices ({self.device} and {other.device})"
+            )
         try:
             fn(self.data, o, out=self.data, casting="same_kind")
         except (ValueError, TypeError) as e:
@@ -555,7 +570,9 @@ def _infer_dtype(data, arr):
         return backend.int64
     if arr.dtype.kind == "b":
         return backend.bool_
-    raise TypeError(f"cannot make a tensor from data of dtype {arr.dtype}; use numbers or arrays of numbers")
+    raise TypeError(
+        f"cannot make a tensor from data of dtype {arr.dtype}; use numbers or arrays of numbers"
+    )
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -639,7 +656,9 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
     if dtype is None:
         dtype = backend.as_dtype(tensor(fill_value).dtype)
     return _new(
-        dev.xp.full(_shape_arg((size,)), fill_value, dtype=backend.as_dtype(dtype)), dev, requires_grad
+        dev.xp.full(_shape_arg((size,)), fill_value, dtype=backend.as_dtype(dtype)),
+        dev,
+        requires_grad,
     )
 
 
@@ -647,7 +666,9 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start, stop=None, step=1, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """Like numpy.arange: integers when all arguments are integers, else the default float dtype."""
     if stop is None:
         start, stop = 0, start
@@ -666,7 +687,9 @@ def linspace(start, stop, num, dtype=None, device=None, requires_grad: bool = Fa
     return _new(dev.xp.linspace(start, stop, num, dtype=_float_dtype(dtype)), dev, requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     _shape_arg((n,) if m is None else (n, m))
     dev = backend.device(device)
     return _new(dev.xp.eye(n, m, dtype=_float_dtype(dtype)), dev, requires_grad)
@@ -682,10 +705,14 @@ def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -
     return _new(dev.xp.ones(t.shape, dtype=backend.as_dtype(dtype) or t.dtype), dev, requires_grad)
 
 
-def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def full_like(
+    t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     dev = backend.device(device) if device is not None else t.device
     return _new(
-        dev.xp.full(t.shape, fill_value, dtype=backend.as_dtype(dtype) or t.dtype), dev, requires_grad
+        dev.xp.full(t.shape, fill_value, dtype=backend.as_dtype(dtype) or t.dtype),
+        dev,
+        requires_grad,
     )
 
 

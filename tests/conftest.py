@@ -26,7 +26,8 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 DEVICES = [
     "cpu",
     pytest.param(
-        "cuda", marks=pytest.mark.skipif(not mg.cuda_is_available(), reason="needs CuPy and a CUDA GPU")
+        "cuda",
+        marks=pytest.mark.skipif(not mg.cuda_is_available(), reason="needs CuPy and a CUDA GPU"),
     ),
 ]
 

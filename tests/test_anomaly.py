@@ -43,7 +43,9 @@ def test_forward_nan_names_op_input_shapes_and_source_line():
 def test_forward_inf_is_reported_as_inf_with_a_hint():
     x = mg.tensor([1.0, 100.0])  # exp(100) overflows float32
     with mg.autograd.detect_anomaly():
-        with pytest.raises(RuntimeError, match=r"Exp\.forward produced Inf \(input shapes \(2,\)") as info:
+        with pytest.raises(
+            RuntimeError, match=r"Exp\.forward produced Inf \(input shapes \(2,\)"
+        ) as info:
             mg.exp(x)
     assert "overflow in exp" in str(info.value)
 
@@ -193,7 +195,9 @@ def test_forward_source_line_found_when_the_checkout_folder_is_named_minigrad(tm
 def test_backward_source_line_found_when_the_checkout_folder_is_named_minigrad(tmp_path):
     user_file = str(tmp_path / "minigrad" / "tests" / "test_user.py")
     with mg.autograd.detect_anomaly():
-        ns = _run_as_if_from(user_file, "x = mg.tensor([0.0, 4.0], requires_grad=True)\ny = mg.sqrt(x)\n")
+        ns = _run_as_if_from(
+            user_file, "x = mg.tensor([0.0, 4.0], requires_grad=True)\ny = mg.sqrt(x)\n"
+        )
         with pytest.raises(RuntimeError) as info:
             (ns["y"] * mg.tensor([0.0, 1.0])).sum().backward()
     assert f'{user_file}", line 2' in str(info.value)
@@ -215,7 +219,11 @@ def test_graph_stats_counts_known_graph():
     x = mg.randn(4, 3, dtype=mg.float64, requires_grad=True)
     w = mg.randn(3, 5, dtype=mg.float64, requires_grad=True)
     y = x @ w  # MatMul saves x and w
-    assert mg.autograd.graph_stats(y) == {"nodes": 1, "saved_bytes": 4 * 3 * 8 + 3 * 5 * 8, "depth": 1}
+    assert mg.autograd.graph_stats(y) == {
+        "nodes": 1,
+        "saved_bytes": 4 * 3 * 8 + 3 * 5 * 8,
+        "depth": 1,
+    }
     z = mg.tanh(y)  # Tanh saves its (4, 5) output
     assert mg.autograd.graph_stats(z) == {"nodes": 2, "saved_bytes": (12 + 15 + 20) * 8, "depth": 2}
     s = z.sum()  # Sum saves nothing

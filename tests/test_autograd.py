@@ -12,7 +12,9 @@ from minigrad.testing import gradcheck, gradgradcheck
 
 
 def _t(values, device, requires_grad=True):
-    return mg.tensor(np.asarray(values, dtype=np.float64), device=device, requires_grad=requires_grad)
+    return mg.tensor(
+        np.asarray(values, dtype=np.float64), device=device, requires_grad=requires_grad
+    )
 
 
 # ---- graph shapes ---------------------------------------------------------------------------------
@@ -186,7 +188,9 @@ def test_backward_on_a_tensor_that_does_not_require_grad_raises(device):
 def test_grad_returns_without_touching_dot_grad(device):
     x, y = _t([1.0, 2.0], device), _t([3.0, 4.0], device)
     out = x * y
-    gx, gy = mg.grad(out, (x, y), grad_outputs=mg.tensor([1.0, 10.0], dtype=mg.float64, device=device))
+    gx, gy = mg.grad(
+        out, (x, y), grad_outputs=mg.tensor([1.0, 10.0], dtype=mg.float64, device=device)
+    )
     np.testing.assert_allclose(gx.numpy(), [3.0, 40.0])
     np.testing.assert_allclose(gy.numpy(), [1.0, 20.0])
     assert x.grad is None and y.grad is None
@@ -326,7 +330,9 @@ def test_custom_function_forward_and_gradients(device):
     np.testing.assert_allclose(out.numpy(), np.logaddexp(0, [-30.0, -1.0, 0.0, 2.0, 40.0]))
     assert out.grad_fn.name() == "Softplus" and out.requires_grad
     out.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), 1 / (1 + np.exp(-np.array([-30.0, -1.0, 0.0, 2.0, 40.0]))))
+    np.testing.assert_allclose(
+        x.grad.numpy(), 1 / (1 + np.exp(-np.array([-30.0, -1.0, 0.0, 2.0, 40.0])))
+    )
 
 
 def test_custom_function_passes_gradcheck_and_gradgradcheck(device):
@@ -359,7 +365,9 @@ def test_custom_function_with_two_inputs_and_needs_input_grad(device):
     out.sum().backward()
     assert flags == [(True, False)]
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 1.0])
-    assert gradcheck(lambda a, b: ScaledAdd.apply(a, b, alpha=-0.5), (_t([1.0], device), _t([2.0], device)))
+    assert gradcheck(
+        lambda a, b: ScaledAdd.apply(a, b, alpha=-0.5), (_t([1.0], device), _t([2.0], device))
+    )
 
 
 def test_custom_function_returning_wrong_number_of_gradients(device):

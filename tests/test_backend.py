@@ -38,7 +38,9 @@ def test_only_backend_imports_numpy_or_cupy():
             continue
         for line, statement in _array_imports(path.read_text()):
             offenders.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {statement}")
-    assert not offenders, "use tensor.device.xp or minigrad.backend.cpu.xp instead:\n" + "\n".join(offenders)
+    assert not offenders, "use tensor.device.xp or minigrad.backend.cpu.xp instead:\n" + "\n".join(
+        offenders
+    )
 
 
 def test_the_import_check_catches_every_spelling():
@@ -89,7 +91,9 @@ def test_bad_device_specs(spec, error, pattern):
         mg.device(spec)
 
 
-@pytest.mark.skipif(mg.cuda_is_available(), reason="checks the message shown when CuPy/GPU is missing")
+@pytest.mark.skipif(
+    mg.cuda_is_available(), reason="checks the message shown when CuPy/GPU is missing"
+)
 def test_cuda_without_cupy_raises_with_install_hint():
     assert mg.cuda_is_available() is False
     with pytest.raises(RuntimeError, match="cuda|CuPy|GPU"):

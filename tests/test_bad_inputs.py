@@ -45,7 +45,10 @@ class World:
         self.plain_opt = Opt.SGD(self.lin.parameters(), lr=0.1)  # no scheduler attached yet
         self.dir = tmp_path
         self.ckpt = tmp_path / "ckpt.safetensors"
-        mg.save({"model": self.lin.state_dict(), "optimizer": self.opt.state_dict(), "step": 1}, self.ckpt)
+        mg.save(
+            {"model": self.lin.state_dict(), "optimizer": self.opt.state_dict(), "step": 1},
+            self.ckpt,
+        )
         (tmp_path / "truncated.safetensors").write_bytes(self.ckpt.read_bytes()[:40])
 
     def snapshot(self) -> dict:
@@ -55,7 +58,9 @@ class World:
                 tensors[f"{mname}.{pname}"] = p
         return {
             "data": {k: t.numpy().tobytes() for k, t in tensors.items()},
-            "grads": {k: None if t.grad is None else t.grad.numpy().tobytes() for k, t in tensors.items()},
+            "grads": {
+                k: None if t.grad is None else t.grad.numpy().tobytes() for k, t in tensors.items()
+            },
             "versions": {k: t._version for k, t in tensors.items()},
             "opt": _plain(self.opt.state_dict()),
             "plain_opt": _plain(self.plain_opt.state_dict()),
@@ -247,7 +252,9 @@ KNOWN_BUGS: dict = {}  # name -> reason, for rows that document a bug not fixed 
 
 def _params():
     for name, row in ROWS.items():
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name])] if name in KNOWN_BUGS else []
+        marks = (
+            [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name])] if name in KNOWN_BUGS else []
+        )
         yield pytest.param(row, id=name, marks=marks)
 
 

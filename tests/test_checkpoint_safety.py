@@ -63,7 +63,9 @@ FAILURES = [
 
 
 @pytest.mark.parametrize("fraction,exc", FAILURES)
-def test_interrupted_save_keeps_the_previous_checkpoint_resumable(tmp_path, monkeypatch, fraction, exc):
+def test_interrupted_save_keeps_the_previous_checkpoint_resumable(
+    tmp_path, monkeypatch, fraction, exc
+):
     path = tmp_path / "run.safetensors"
     model, opt = _model_and_optimizer()
     _train(model, opt, 0, 5)
@@ -93,7 +95,9 @@ def test_interrupted_save_keeps_the_previous_checkpoint_resumable(tmp_path, monk
 
 def test_failed_first_save_leaves_no_file_at_all(tmp_path, monkeypatch):
     model, opt = _model_and_optimizer()
-    monkeypatch.setattr(serialization, "_write_bytes", _fail_after(0.5, OSError(28, "No space left")))
+    monkeypatch.setattr(
+        serialization, "_write_bytes", _fail_after(0.5, OSError(28, "No space left"))
+    )
     with pytest.raises(OSError, match="No space left"):
         mg.save(_checkpoint(model, opt, 0), tmp_path / "run.safetensors")
     assert os.listdir(tmp_path) == []
@@ -121,7 +125,9 @@ def test_a_successful_save_after_a_failed_one_works(tmp_path, monkeypatch):
     path = tmp_path / "run.safetensors"
     model, opt = _model_and_optimizer()
     mg.save(_checkpoint(model, opt, 0), path)
-    monkeypatch.setattr(serialization, "_write_bytes", _fail_after(0.5, OSError(28, "No space left")))
+    monkeypatch.setattr(
+        serialization, "_write_bytes", _fail_after(0.5, OSError(28, "No space left"))
+    )
     with pytest.raises(OSError):
         mg.save(_checkpoint(model, opt, 1), path)
     monkeypatch.undo()
@@ -159,7 +165,9 @@ def _zip_pickle_bytes(marker, protocol):
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("archive/data.pkl", pickle.dumps({"payload": _Payload(marker)}, protocol=protocol))
+        z.writestr(
+            "archive/data.pkl", pickle.dumps({"payload": _Payload(marker)}, protocol=protocol)
+        )
         z.writestr("archive/version", "3\n")
     return buf.getvalue()
 
@@ -187,7 +195,9 @@ NAMES = ["model.safetensors", "checkpoint.pt", "weights.bin", "last"]
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("make,protocol", PAYLOADS)
-def test_pickle_under_a_checkpoint_name_is_rejected_unexecuted(tmp_path, monkeypatch, make, protocol, name):
+def test_pickle_under_a_checkpoint_name_is_rejected_unexecuted(
+    tmp_path, monkeypatch, make, protocol, name
+):
     marker = tmp_path / "pwned"
     path = tmp_path / name
     path.write_bytes(make(str(marker), protocol))

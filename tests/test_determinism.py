@@ -105,6 +105,8 @@ def test_same_seed_in_another_process_with_another_hash_seed():
         """
     )
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert ast.literal_eval(proc.stdout) == train(0, steps=10)

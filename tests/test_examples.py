@@ -39,11 +39,15 @@ CASES = {
 }
 
 
-def run_example(name: str, out: Path, *flags: str, timeout: int = 120) -> subprocess.CompletedProcess:
+def run_example(
+    name: str, out: Path, *flags: str, timeout: int = 120
+) -> subprocess.CompletedProcess:
     cmd = [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out", str(out), *flags]
     env = {**os.environ, "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc
 
 
@@ -61,7 +65,9 @@ def test_example_trains_and_writes_outputs(name, tmp_path):
     metrics = read_metrics(out)
     for key in ("first_loss", "final_loss", "wall_time_s", "headline", "checkpoint"):
         assert key in metrics, f"{name}: metrics.json lacks '{key}'"
-    assert metrics["headline"] in metrics, f"{name}: headline metric '{metrics['headline']}' missing"
+    assert metrics["headline"] in metrics, (
+        f"{name}: headline metric '{metrics['headline']}' missing"
+    )
     first, final = metrics["first_loss"], metrics["final_loss"]
     assert math.isfinite(first) and math.isfinite(final)
     assert final < factor * first, (
@@ -79,7 +85,9 @@ def test_char_rnn_resume_continues_the_same_loss_curve(tmp_path):
     run_example("char_rnn", straight, "--steps", "12", "--ckpt-every", "6", "--eval-every", "6")
     run_example("char_rnn", split, "--steps", "6", "--ckpt-every", "6", "--eval-every", "6")
     first_half = read_metrics(split)["losses"]
-    run_example("char_rnn", split, "--steps", "12", "--ckpt-every", "6", "--eval-every", "6", "--resume")
+    run_example(
+        "char_rnn", split, "--steps", "12", "--ckpt-every", "6", "--eval-every", "6", "--resume"
+    )
     expected = read_metrics(straight)["losses"]
     resumed = read_metrics(split)["losses"]
     assert len(first_half) == 6 and len(expected) == len(resumed) == 12
@@ -105,7 +113,12 @@ def test_char_rnn_karpathy_preset_runs(tmp_path):
     metrics = read_metrics(out)
     cfg = metrics["config"]
     assert (cfg["model"], cfg["hidden"], cfg["seq_len"], cfg["batch_size"]) == ("rnn", 100, 25, 1)
-    assert (cfg["optimizer"], cfg["lr"], cfg["clip"], cfg["clip_mode"]) == ("adagrad", 0.1, 5.0, "value")
+    assert (cfg["optimizer"], cfg["lr"], cfg["clip"], cfg["clip_mode"]) == (
+        "adagrad",
+        0.1,
+        5.0,
+        "value",
+    )
     assert metrics["final_loss"] < 0.9 * metrics["first_loss"]
 
 

@@ -9,7 +9,9 @@ from minigrad.testing import gradcheck
 
 
 def _t(values, device, requires_grad=True):
-    return mg.tensor(np.asarray(values, dtype=np.float64), device=device, requires_grad=requires_grad)
+    return mg.tensor(
+        np.asarray(values, dtype=np.float64), device=device, requires_grad=requires_grad
+    )
 
 
 def test_var_and_std_corrections(device):
@@ -17,7 +19,9 @@ def test_var_and_std_corrections(device):
     x = _t(a, device)
     np.testing.assert_allclose(mg.var(x).numpy(), a.var(ddof=1))  # PyTorch's default correction=1
     np.testing.assert_allclose(mg.var(x, axis=1, correction=0).numpy(), a.var(axis=1))
-    np.testing.assert_allclose(mg.std(x, axis=0, keepdims=True).numpy(), a.std(axis=0, ddof=1, keepdims=True))
+    np.testing.assert_allclose(
+        mg.std(x, axis=0, keepdims=True).numpy(), a.std(axis=0, ddof=1, keepdims=True)
+    )
     with pytest.raises(ValueError, match="degrees of freedom"):
         mg.var(_t([1.0], device))
     assert gradcheck(lambda t: mg.std(t, axis=1), x)
@@ -130,7 +134,9 @@ def test_split_and_chunk_sizes_match_pytorch(device):
 def test_take_and_index_select(device):
     a = np.arange(12.0).reshape(3, 4)
     x = _t(a, device)
-    np.testing.assert_array_equal(mg.take(x, [[0, 11], [5, 5]]).numpy(), np.take(a, [[0, 11], [5, 5]]))
+    np.testing.assert_array_equal(
+        mg.take(x, [[0, 11], [5, 5]]).numpy(), np.take(a, [[0, 11], [5, 5]])
+    )
     np.testing.assert_array_equal(mg.take(x, [3, -1], axis=1).numpy(), np.take(a, [3, -1], axis=1))
     out = mg.index_select(x, 0, mg.tensor([2, 2, 0], device=device))
     np.testing.assert_array_equal(out.numpy(), a[[2, 2, 0]])

@@ -85,7 +85,9 @@ def check(name, fn, ref, arrays_in, error_ok=False, rtol=1e-5, atol=1e-30, grad=
         got = fn(*tensors)
     except DOCUMENTED as e:
         assert error_ok, f"{name} raised {type(e).__name__} on valid input: {e}"
-        assert re.match(rf"{name}\b", str(e)), f"the message does not start with the op's name {name!r}: {e}"
+        assert re.match(rf"{name}\b", str(e)), (
+            f"the message does not start with the op's name {name!r}: {e}"
+        )
         return
     assert not error_ok or error_ok == "maybe", f"{name} should have raised on this input"
     assert_matches(got, ref(*arrays_in), rtol=rtol, atol=atol)
@@ -150,20 +152,26 @@ BINARY = [
 @FUZZ
 @given(data=st.data())
 def test_binary_broadcasting(name, fn, ref, data):
-    shapes = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, min_side=0, max_side=3))
+    shapes = data.draw(
+        hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, min_side=0, max_side=3)
+    )
     a = data.draw(arrays(shapes.input_shapes[0]))
     b = data.draw(arrays(shapes.input_shapes[1]))
     check(name, fn, ref, [a, b])
 
 
-@pytest.mark.parametrize("name,fn", [(r[0], r[1]) for r in BINARY[:7]], ids=[r[0] for r in BINARY[:7]])
+@pytest.mark.parametrize(
+    "name,fn", [(r[0], r[1]) for r in BINARY[:7]], ids=[r[0] for r in BINARY[:7]]
+)
 @FUZZ
 @given(data=st.data())
 def test_binary_shape_mismatch_names_the_op(name, fn, data):
     n = data.draw(st.integers(2, 4))
     m = data.draw(st.integers(2, 4).filter(lambda k: k != n))
     a, b = mg.ones(n), mg.ones(m)
-    with pytest.raises(ValueError, match=rf"^{name}: shapes \({n},\) and \({m},\) cannot be broadcast"):
+    with pytest.raises(
+        ValueError, match=rf"^{name}: shapes \({n},\) and \({m},\) cannot be broadcast"
+    ):
         fn(a, b)
 
 
@@ -227,7 +235,9 @@ def array_and_axis(draw):
         st.one_of(
             st.none(),
             st.integers(-a.ndim, a.ndim - 1),
-            st.lists(st.integers(0, a.ndim - 1), min_size=1, max_size=a.ndim, unique=True).map(tuple),
+            st.lists(st.integers(0, a.ndim - 1), min_size=1, max_size=a.ndim, unique=True).map(
+                tuple
+            ),
         )
     )
     return a, axis
@@ -292,7 +302,15 @@ def test_reductions(name, fn, ref, raises, case, keepdims):
         # the squares of float32 rounding errors can overflow in one implementation and not the other
         # (var of many equal 1e30s is exactly 0, or inf): accept numpy's float32 or its exact answer
         ref = _either(ref)
-    check(name, lambda x: fn(x, axis, keepdims), lambda b: ref(b, axis, keepdims), [a], error_ok, 1e-4, atol)
+    check(
+        name,
+        lambda x: fn(x, axis, keepdims),
+        lambda b: ref(b, axis, keepdims),
+        [a],
+        error_ok,
+        1e-4,
+        atol,
+    )
 
 
 class _Either:
@@ -356,7 +374,9 @@ SHAPE_OPS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("name,fn,ref,raises", SHAPE_OPS, ids=[f"{r[0]}{i}" for i, r in enumerate(SHAPE_OPS)])
+@pytest.mark.parametrize(
+    "name,fn,ref,raises", SHAPE_OPS, ids=[f"{r[0]}{i}" for i, r in enumerate(SHAPE_OPS)]
+)
 @FUZZ
 @given(a=arrays())
 def test_shape_ops(name, fn, ref, raises, a):
@@ -395,7 +415,11 @@ def _ref_log_softmax(a, axis):
     "name,fn,ref",
     [
         ("log_softmax", mg.log_softmax, _ref_log_softmax),
-        ("softmax", mg.softmax, lambda a, ax: np.exp(_ref_log_softmax(a, ax).astype(np.float64)).astype(F32)),
+        (
+            "softmax",
+            mg.softmax,
+            lambda a, ax: np.exp(_ref_log_softmax(a, ax).astype(np.float64)).astype(F32),
+        ),
     ],
 )
 @FUZZ
@@ -482,7 +506,9 @@ def test_cross_entropy_is_finite(data):
 def test_binary_cross_entropy_with_logits_is_finite(data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=4))
     logits = data.draw(finite_arrays(shape, bound=HUGE))
-    target = mg.tensor(data.draw(hnp.arrays(F32, shape, elements=st.sampled_from([0.0, 0.25, 1.0]))))
+    target = mg.tensor(
+        data.draw(hnp.arrays(F32, shape, elements=st.sampled_from([0.0, 0.25, 1.0])))
+    )
     out = _finite_with_finite_grad(
         lambda x: mg.nn.functional.binary_cross_entropy_with_logits(x, target), logits
     )

@@ -43,11 +43,15 @@ SAVED_INPUT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("op,xshape,cshape,build", SAVED_INPUT_CASES, ids=[c[0] for c in SAVED_INPUT_CASES])
+@pytest.mark.parametrize(
+    "op,xshape,cshape,build", SAVED_INPUT_CASES, ids=[c[0] for c in SAVED_INPUT_CASES]
+)
 @pytest.mark.parametrize("name,edit", _inplace_edits(), ids=[n for n, _ in _inplace_edits()])
 def test_modified_saved_input_makes_backward_raise(op, xshape, cshape, build, name, edit):
     x = mg.rand(*xshape, requires_grad=True)
-    c = mg.rand(*cshape) + 0.5  # does not require grad: editing it in place is allowed while recording
+    c = (
+        mg.rand(*cshape) + 0.5
+    )  # does not require grad: editing it in place is allowed while recording
     out = build(x, c)
     edit(c)
     with pytest.raises(RuntimeError) as info:
@@ -59,7 +63,9 @@ def test_modified_saved_input_makes_backward_raise(op, xshape, cshape, build, na
     assert x.grad is None  # no partial gradient reached the leaf
 
 
-@pytest.mark.parametrize("op,build", [("Log", mg.log), ("Pow", lambda x: x**3), ("Mul", lambda x: x * x)])
+@pytest.mark.parametrize(
+    "op,build", [("Log", mg.log), ("Pow", lambda x: x**3), ("Mul", lambda x: x * x)]
+)
 def test_modified_saved_leaf_under_no_grad_makes_backward_raise(op, build):
     x = mg.rand(4, 2, requires_grad=True) + 0.5
     x = x.detach().requires_grad_()
@@ -176,7 +182,8 @@ def test_inplace_on_a_graph_tensor_is_refused_while_recording():
     x = mg.randn(3, requires_grad=True)
     y = mg.tanh(x)
     with pytest.raises(
-        RuntimeError, match=r"\+=: in-place update of a tensor that is part of a graph \(shape \(3,\)\)"
+        RuntimeError,
+        match=r"\+=: in-place update of a tensor that is part of a graph \(shape \(3,\)\)",
     ):
         y += 1.0
 

@@ -94,7 +94,9 @@ def test_without_retain_graph_the_second_window_says_what_to_do():
     model.step(detach=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(RuntimeError, match=r"backward through the graph a second time.*detach\(\)"):
+        with pytest.raises(
+            RuntimeError, match=r"backward through the graph a second time.*detach\(\)"
+        ):
             model.step(detach=False)
 
 

@@ -168,7 +168,9 @@ def _take_kwargs(draw, shapes_):
     n = math.prod(shape) if axis is None else shape[axis]
     idx = draw(
         hnp.arrays(
-            np.int64, hnp.array_shapes(min_dims=0, max_dims=2, max_side=4), elements=st.integers(-n, n - 1)
+            np.int64,
+            hnp.array_shapes(min_dims=0, max_dims=2, max_side=4),
+            elements=st.integers(-n, n - 1),
         )
     )
     return {"indices": idx, "axis": axis}
@@ -241,7 +243,9 @@ def _torch_take(x, indices, axis=None):
 
     if axis is None:
         return torch.take(x, torch.from_numpy(np.asarray(indices % max(x.numel(), 1))))
-    return x[(slice(None),) * (axis % x.ndim) + (torch.from_numpy(np.asarray(indices % x.shape[axis])),)]
+    return x[
+        (slice(None),) * (axis % x.ndim) + (torch.from_numpy(np.asarray(indices % x.shape[axis])),)
+    ]
 
 
 def _np_flatten(a, start_dim=0, end_dim=-1):
@@ -281,7 +285,9 @@ def _np_take(a, indices, axis=None):
 
 def _perm_kwargs(shapes_):
     (shape,) = shapes_
-    return st.one_of(st.permutations(range(len(shape))).map(tuple), st.none()).map(lambda p: {"axes": p})
+    return st.one_of(st.permutations(range(len(shape))).map(tuple), st.none()).map(
+        lambda p: {"axes": p}
+    )
 
 
 def _swap_kwargs(shapes_):
@@ -305,7 +311,9 @@ def _where_kwargs(shapes_):
 
 def _basic_index_kwargs(shapes_):
     (shape,) = shapes_
-    return hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True).map(lambda i: {"index": i})
+    return hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True).map(
+        lambda i: {"index": i}
+    )
 
 
 def _int_array_index_kwargs(shapes_):
@@ -334,9 +342,17 @@ OPS = [
     OpSpec("sub", mg.sub, np.subtract, arity=2, broadcast=True, torch_fn=_tnp("sub")),
     OpSpec("mul", mg.mul, np.multiply, arity=2, broadcast=True, torch_fn=_tnp("mul")),
     OpSpec(
-        "div", mg.div, np.divide, arity=2, broadcast=True, domain=((-3, 3), (0.5, 3)), torch_fn=_tnp("div")
+        "div",
+        mg.div,
+        np.divide,
+        arity=2,
+        broadcast=True,
+        domain=((-3, 3), (0.5, 3)),
+        torch_fn=_tnp("div"),
     ),
-    OpSpec("div_negative", mg.div, np.divide, arity=2, broadcast=True, domain=((-3, 3), (-3, -0.5))),
+    OpSpec(
+        "div_negative", mg.div, np.divide, arity=2, broadcast=True, domain=((-3, 3), (-3, -0.5))
+    ),
     OpSpec(
         "pow_tensor",
         mg.pow,
@@ -347,10 +363,22 @@ OPS = [
         torch_fn=_tnp("pow"),
     ),
     OpSpec(
-        "maximum", mg.maximum, np.maximum, arity=2, broadcast=True, domain=OFFSET, torch_fn=_tnp("maximum")
+        "maximum",
+        mg.maximum,
+        np.maximum,
+        arity=2,
+        broadcast=True,
+        domain=OFFSET,
+        torch_fn=_tnp("maximum"),
     ),
     OpSpec(
-        "minimum", mg.minimum, np.minimum, arity=2, broadcast=True, domain=OFFSET, torch_fn=_tnp("minimum")
+        "minimum",
+        mg.minimum,
+        np.minimum,
+        arity=2,
+        broadcast=True,
+        domain=OFFSET,
+        torch_fn=_tnp("minimum"),
     ),
     OpSpec(
         "where",
@@ -375,7 +403,9 @@ OPS = [
         mg.pow,
         lambda a, exponent: np.power(a, exponent),
         domain=POSITIVE,
-        kwargs=lambda s: st.fixed_dictionaries({"exponent": st.sampled_from([-1.5, -1.0, 0.5, 2.5])}),
+        kwargs=lambda s: st.fixed_dictionaries(
+            {"exponent": st.sampled_from([-1.5, -1.0, 0.5, 2.5])}
+        ),
         torch_fn=_tnp("pow"),
     ),
     OpSpec("exp", mg.exp, np.exp, torch_fn=_tnp("exp")),
@@ -383,7 +413,13 @@ OPS = [
     OpSpec("sqrt", mg.sqrt, np.sqrt, domain=POSITIVE, torch_fn=_tnp("sqrt")),
     OpSpec("abs", mg.abs, np.abs, torch_fn=_tnp("abs")),
     OpSpec("tanh", mg.tanh, np.tanh, torch_fn=_tnp("tanh")),
-    OpSpec("sigmoid", mg.sigmoid, lambda a: 1 / (1 + np.exp(-a)), domain=(-6, 6), torch_fn=_tnp("sigmoid")),
+    OpSpec(
+        "sigmoid",
+        mg.sigmoid,
+        lambda a: 1 / (1 + np.exp(-a)),
+        domain=(-6, 6),
+        torch_fn=_tnp("sigmoid"),
+    ),
     OpSpec("relu", mg.relu, lambda a: np.maximum(a, 0), torch_fn=_tnp("relu")),
     OpSpec(
         "clip",
@@ -402,11 +438,15 @@ OPS = [
     OpSpec(
         "var",
         mg.var,
-        lambda a, axis, keepdims, correction: np.var(a, axis=axis, keepdims=keepdims, ddof=correction),
+        lambda a, axis, keepdims, correction: np.var(
+            a, axis=axis, keepdims=keepdims, ddof=correction
+        ),
         kwargs=_var_kwargs,
         torch_fn=_torch_reduce("var"),
     ),
-    OpSpec("logsumexp", mg.logsumexp, _np_logsumexp, axis="reduce", torch_fn=_torch_reduce("logsumexp")),
+    OpSpec(
+        "logsumexp", mg.logsumexp, _np_logsumexp, axis="reduce", torch_fn=_torch_reduce("logsumexp")
+    ),
     OpSpec(
         "softmax",
         mg.softmax,
@@ -430,7 +470,9 @@ OPS = [
         mg.transpose,
         np.transpose,
         kwargs=_perm_kwargs,
-        torch_fn=lambda x, axes: x.permute(tuple(axes if axes is not None else range(x.ndim)[::-1])),
+        torch_fn=lambda x, axes: x.permute(
+            tuple(axes if axes is not None else range(x.ndim)[::-1])
+        ),
     ),
     OpSpec(
         "permute",
@@ -575,8 +617,12 @@ def test_table_has_unique_names():
 
 @given(data=st.data())
 def test_argmax_argmin_match_numpy(data, device):
-    a = data.draw(hnp.arrays(np.float64, shapes(max_side=4), elements=st.integers(-5, 5).map(float)))
-    axis = data.draw(st.one_of(st.none(), st.integers(-a.ndim, a.ndim - 1)) if a.ndim else st.none())
+    a = data.draw(
+        hnp.arrays(np.float64, shapes(max_side=4), elements=st.integers(-5, 5).map(float))
+    )
+    axis = data.draw(
+        st.one_of(st.none(), st.integers(-a.ndim, a.ndim - 1)) if a.ndim else st.none()
+    )
     keepdims = data.draw(st.booleans())
     x = mg.tensor(a, device=device, requires_grad=True)
     for ours, theirs in [(mg.argmax, np.argmax), (mg.argmin, np.argmin)]:
@@ -596,7 +642,10 @@ def test_one_hot(device):
     out = mg.one_hot(idx, 4)
     assert out.shape == (2, 2, 4) and out.dtype == mg.float32 and not out.requires_grad
     np.testing.assert_array_equal(out.numpy(), np.eye(4, dtype=np.float32)[[[0, 2], [1, 2]]])
-    assert mg.one_hot(mg.tensor([1, 0], device=device)).shape == (2, 2)  # classes inferred from the max
+    assert mg.one_hot(mg.tensor([1, 0], device=device)).shape == (
+        2,
+        2,
+    )  # classes inferred from the max
     assert mg.one_hot(idx, 3, dtype=mg.float64).dtype == mg.float64
 
 
@@ -641,7 +690,10 @@ def _finite_grad(fn, values, device):
     x = mg.tensor(values, dtype=mg.float32, device=device, requires_grad=True)
     out = fn(x)
     (
-        out * mg.tensor(np.linspace(0.5, 1.5, out.size).reshape(out.shape), dtype=mg.float32, device=device)
+        out
+        * mg.tensor(
+            np.linspace(0.5, 1.5, out.size).reshape(out.shape), dtype=mg.float32, device=device
+        )
     ).sum().backward()
     assert out.dtype == mg.float32
     assert np.isfinite(out.numpy()).all(), out
@@ -742,7 +794,9 @@ def test_unknown_dtype_and_device_strings():
         mg.zeros(2, device="cuda:x")
 
 
-@pytest.mark.skipif(mg.cuda_is_available(), reason="checks the message shown when CuPy/GPU is missing")
+@pytest.mark.skipif(
+    mg.cuda_is_available(), reason="checks the message shown when CuPy/GPU is missing"
+)
 def test_to_cuda_without_cupy_says_what_to_install():
     with pytest.raises(RuntimeError) as info:
         mg.tensor([1.0]).to("cuda")

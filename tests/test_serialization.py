@@ -135,7 +135,8 @@ def test_module_and_optimizer_round_trip(tmp_path):
     model(x).sum().backward()
     opt.step()
     mg.save(
-        {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}, tmp_path / "c.safetensors"
+        {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3},
+        tmp_path / "c.safetensors",
     )
 
     ckpt = mg.load(tmp_path / "c.safetensors")

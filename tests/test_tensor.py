@@ -21,7 +21,9 @@ def test_python_numbers_and_lists():
     assert mg.tensor([[1, 2], [3, 4]]).dtype == mg.int64
     assert mg.tensor(3).dtype == mg.int64
     assert mg.tensor([True, False]).dtype == mg.bool_
-    assert mg.tensor(np.arange(3, dtype=np.int32)).dtype == mg.int32  # arrays keep integer dtypes too
+    assert (
+        mg.tensor(np.arange(3, dtype=np.int32)).dtype == mg.int32
+    )  # arrays keep integer dtypes too
 
 
 def test_explicit_dtype_wins_and_strings_work():
@@ -204,7 +206,11 @@ def test_repr_shows_data_dtype_and_grad_fn():
     t = mg.tensor([1.5, -2.0], requires_grad=True)
     r = repr(t)
     assert (
-        r.startswith("tensor(") and "1.5" in r and "-2." in r and "float32" in r and "requires_grad=True" in r
+        r.startswith("tensor(")
+        and "1.5" in r
+        and "-2." in r
+        and "float32" in r
+        and "requires_grad=True" in r
     )
     r = repr(t * 2)
     assert "grad_fn=<Mul>" in r and "3." in r
@@ -311,7 +317,11 @@ def test_arithmetic_operators_and_reflected_forms(device):
 
 def test_scalars_keep_the_tensor_dtype(device):
     x = mg.tensor([1.0, 2.0], device=device)  # float32
-    assert (x * 2.5).dtype == mg.float32 and (2.5 - x).dtype == mg.float32 and (x**2).dtype == mg.float32
+    assert (
+        (x * 2.5).dtype == mg.float32
+        and (2.5 - x).dtype == mg.float32
+        and (x**2).dtype == mg.float32
+    )
     i = mg.tensor([1, 2], device=device)
     assert (i + 1).dtype == mg.int64
     assert (i / 2).dtype.kind == "f"  # true division of integers gives floats

@@ -87,13 +87,17 @@ def test_gradcheck_full_jacobian_reports_the_wrong_entries(device):
         gradcheck(OneWrongEntry.apply, x)
     message = str(info.value)
     assert "1 of 144 entries" in message
-    assert "output 0(1, 3)" in message and "input 0(1, 3)" in message  # flat index 7 in a (3, 4) tensor
+    assert (
+        "output 0(1, 3)" in message and "input 0(1, 3)" in message
+    )  # flat index 7 in a (3, 4) tensor
     assert "analytic" in message and "numerical" in message
     assert "3.000000e+00" in message and "1.000000e+00" in message
 
 
 def test_gradcheck_dot_product_check_catches_wrong_gradients(device):
-    x = _x(30, 40, device=device)  # 1200 elements: above max_full, so the random-direction check runs
+    x = _x(
+        30, 40, device=device
+    )  # 1200 elements: above max_full, so the random-direction check runs
     with pytest.raises(GradcheckError, match="random-direction check") as info:
         gradcheck(ScaledWrong.apply, x)
     assert "input 0 (shape (30, 40))" in str(info.value)
@@ -120,7 +124,9 @@ def test_gradcheck_sees_outputs_that_ignore_the_inputs():
     assert gradcheck(lambda x: mg.ones(3, dtype=mg.float64), x)
 
     def forgets_to_record(x):
-        return mg.tensor(x.data * 2)  # depends on x, but is cut from the graph: analytic 0, numerical 2
+        return mg.tensor(
+            x.data * 2
+        )  # depends on x, but is cut from the graph: analytic 0, numerical 2
 
     with pytest.raises(GradcheckError):
         gradcheck(forgets_to_record, x)
@@ -186,7 +192,9 @@ def test_gradgradcheck_catches_a_backward_that_reads_a_constant():
 
 def test_gradgradcheck_with_given_grad_outputs():
     x = _x(3)
-    v = mg.tensor([1.0, -2.0, 0.5], dtype=mg.float64)  # not requiring grad: only x is differentiated
+    v = mg.tensor(
+        [1.0, -2.0, 0.5], dtype=mg.float64
+    )  # not requiring grad: only x is differentiated
     assert gradgradcheck(lambda x: x**3, x, grad_outputs=v)
     with pytest.raises(ValueError, match="grad_outputs"):
         gradgradcheck(lambda x: x**3, x, grad_outputs=(v, v))
@@ -231,7 +239,12 @@ def test_tensors_respect_shape_domain_and_flags(t):
 
 
 @given(
-    t=tensors(dtype=mg.int64, elements=(0, 4), unique=True, shape=shapes(min_dims=1, max_dims=1, max_side=5))
+    t=tensors(
+        dtype=mg.int64,
+        elements=(0, 4),
+        unique=True,
+        shape=shapes(min_dims=1, max_dims=1, max_side=5),
+    )
 )
 def test_tensors_integer_unique(t):
     assert t.dtype == mg.int64
@@ -274,7 +287,9 @@ def test_check_op_passes_a_correct_row(data):
     check_op(GOOD, data)
 
 
-test_op_test_builds_a_test = op_test(OpSpec("exp_via_op_test", mg.exp, np.exp, min_dims=1, max_dims=2))
+test_op_test_builds_a_test = op_test(
+    OpSpec("exp_via_op_test", mg.exp, np.exp, min_dims=1, max_dims=2)
+)
 
 
 def _run(spec):
@@ -310,7 +325,9 @@ def test_check_op_catches_a_wrong_reference():
 
 
 def test_check_op_catches_a_wrong_gradient():
-    err = _run(OpSpec("bad_grad", lambda x: ScaledWrong.apply(x), lambda a: 2 * a, min_dims=1, max_dims=1))
+    err = _run(
+        OpSpec("bad_grad", lambda x: ScaledWrong.apply(x), lambda a: 2 * a, min_dims=1, max_dims=1)
+    )
     assert isinstance(err, GradcheckError)
 
 
@@ -331,19 +348,26 @@ def test_check_op_catches_mutated_inputs():
 
 
 def test_check_op_catches_dtype_loss():
-    err = _run(OpSpec("downcast", lambda x: x.float(), lambda a: a, min_dims=1, max_dims=1, grad=False))
+    err = _run(
+        OpSpec("downcast", lambda x: x.float(), lambda a: a, min_dims=1, max_dims=1, grad=False)
+    )
     assert isinstance(err, AssertionError) and "float64 inputs gave a float32 output" in str(err)
 
 
 def test_check_op_catches_a_torch_mismatch():
     pytest.importorskip("torch")
-    err = _run(OpSpec("bad_torch", mg.exp, np.exp, min_dims=1, max_dims=1, torch_fn=lambda x: x.exp() + 1))
+    err = _run(
+        OpSpec("bad_torch", mg.exp, np.exp, min_dims=1, max_dims=1, torch_fn=lambda x: x.exp() + 1)
+    )
     assert isinstance(err, AssertionError) and "torch" in str(err)
 
 
 def test_op_spec_domains():
     assert OpSpec("a", mg.add, np.add, arity=2).domains(2) == [(-3.0, 3.0), (-3.0, 3.0)]
-    assert OpSpec("d", mg.div, np.divide, arity=2, domain=((0, 1), (2, 3))).domains(2) == [(0, 1), (2, 3)]
+    assert OpSpec("d", mg.div, np.divide, arity=2, domain=((0, 1), (2, 3))).domains(2) == [
+        (0, 1),
+        (2, 3),
+    ]
     with pytest.raises(ValueError, match="3 inputs"):
         OpSpec("d", mg.div, np.divide, arity=2, domain=((0, 1), (2, 3))).domains(3)
 

@@ -35,7 +35,9 @@ def _as_tensor(name: str, what: str, value, like: Tensor) -> Tensor:
     try:
         return _const(like.device.xp.asarray(value), like)
     except (TypeError, ValueError):
-        raise TypeError(f"{name}: {what} must be a Tensor or an array, got {type(value).__name__}") from None
+        raise TypeError(
+            f"{name}: {what} must be a Tensor or an array, got {type(value).__name__}"
+        ) from None
 
 
 def _check_reduction(name: str, reduction: str) -> None:
@@ -78,7 +80,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     result (*, out_features).
     """
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+        raise ValueError(
+            f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}"
+        )
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: input of shape {input.shape} does not match weight of shape {weight.shape}: the last "
@@ -251,7 +255,9 @@ def _classes_last(x: Tensor) -> Tensor:
     return x.reshape(-1, x.shape[-1])
 
 
-def _nll(logp: Tensor, target, w, ignore_index: int, reduction: str, label_smoothing: float = 0.0) -> Tensor:
+def _nll(
+    logp: Tensor, target, w, ignore_index: int, reduction: str, label_smoothing: float = 0.0
+) -> Tensor:
     """Negative log-likelihood of log-probabilities logp at class indices target (already validated)."""
     xp = logp.device.xp
     n_classes = logp.shape[1] if logp.ndim >= 2 else logp.shape[0]
@@ -316,7 +322,9 @@ def cross_entropy(
     _check_float(name, input)
     _check_reduction(name, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{name}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+        raise ValueError(
+            f"{name}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}"
+        )
     if input.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
     class_dim = 1 if input.ndim >= 2 else 0
@@ -330,7 +338,9 @@ def cross_entropy(
     return _nll(logp, t, w, ignore_index, reduction, label_smoothing)
 
 
-def _soft_cross_entropy(logp: Tensor, target: Tensor, w, reduction: str, label_smoothing: float) -> Tensor:
+def _soft_cross_entropy(
+    logp: Tensor, target: Tensor, w, reduction: str, label_smoothing: float
+) -> Tensor:
     """Cross-entropy with class-probability targets of logp's shape; 'mean' averages over the samples."""
     if target.shape != logp.shape:
         raise ValueError(

@@ -15,13 +15,17 @@ from ..tensor import Tensor
 
 def _check(name: str, tensor) -> None:
     if not isinstance(tensor, Tensor):
-        raise TypeError(f"{name}: expected a Tensor (e.g. a Parameter), got {type(tensor).__name__}")
+        raise TypeError(
+            f"{name}: expected a Tensor (e.g. a Parameter), got {type(tensor).__name__}"
+        )
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write an array of values (any float dtype, same shape) into tensor, in place."""
     with no_grad():
-        values = tensor.device.xp.asarray(values, dtype=tensor.dtype)  # 0-d draws may come back as scalars
+        values = tensor.device.xp.asarray(
+            values, dtype=tensor.dtype
+        )  # 0-d draws may come back as scalars
         tensor.copy_(Tensor._make(values, tensor.device, False, None))
     return tensor
 

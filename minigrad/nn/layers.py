@@ -40,7 +40,9 @@ class Embedding(Module):
         self.padding_idx = padding_idx
         if _weight is None:
             dtype = backend.as_dtype(dtype)
-            self.weight = Parameter(zeros(num_embeddings, embedding_dim, dtype=dtype, device=device))
+            self.weight = Parameter(
+                zeros(num_embeddings, embedding_dim, dtype=dtype, device=device)
+            )
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
@@ -63,7 +65,9 @@ class Embedding(Module):
             raise ValueError(
                 f"Embedding.from_pretrained: embeddings must be 2-D (V, D), got shape {embeddings.shape}"
             )
-        emb = cls(embeddings.shape[0], embeddings.shape[1], padding_idx=padding_idx, _weight=embeddings)
+        emb = cls(
+            embeddings.shape[0], embeddings.shape[1], padding_idx=padding_idx, _weight=embeddings
+        )
         emb.weight.requires_grad = not freeze
         return emb
 
@@ -117,7 +121,9 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device=None, dtype=None):  # fmt: skip
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = (
+            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        )
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine

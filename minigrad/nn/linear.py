@@ -40,7 +40,9 @@ class Linear(Module):
     (kaiming_uniform_ with a=sqrt(5)).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
+    ):
         super().__init__()
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
@@ -64,6 +66,4 @@ class Linear(Module):
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return (
-            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
-        )
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -53,7 +53,9 @@ class NLLLoss(_Loss):
     Shapes: as CrossEntropyLoss with class-index targets.
     """
 
-    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"):
+    def __init__(
+        self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"
+    ):
         super().__init__(reduction)
         _buffer_or_none(self, "weight", weight)
         self.ignore_index = ignore_index
@@ -100,7 +102,10 @@ class BCEWithLogitsLoss(_Loss):
     """
 
     def __init__(
-        self, weight: Tensor | None = None, reduction: str = "mean", pos_weight: Tensor | None = None
+        self,
+        weight: Tensor | None = None,
+        reduction: str = "mean",
+        pos_weight: Tensor | None = None,
     ):
         super().__init__(reduction)
         _buffer_or_none(self, "weight", weight)

@@ -54,7 +54,11 @@ class Module:
 
     def __setattr__(self, name: str, value) -> None:
         old = self.__dict__.get(name)
-        if isinstance(old, Parameter) and isinstance(value, Tensor) and not isinstance(value, Parameter):
+        if (
+            isinstance(old, Parameter)
+            and isinstance(value, Tensor)
+            and not isinstance(value, Parameter)
+        ):
             raise TypeError(
                 f"cannot assign a Tensor to the parameter '{name}' of {type(self).__name__}: it would stop "
                 f"being a parameter; assign mg.nn.Parameter(value), or update it in place with "
@@ -63,7 +67,9 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        self.__dict__.get("_buffers", {}).pop(name, None)  # a later plain Tensor there is not a buffer
+        self.__dict__.get("_buffers", {}).pop(
+            name, None
+        )  # a later plain Tensor there is not a buffer
         object.__delattr__(self, name)
 
     # ---- walking the attributes ------------------------------------------------------------------
@@ -156,7 +162,9 @@ class Module:
                 f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}"
             )
         if isinstance(tensor, Parameter) or isinstance(self.__dict__.get(name), Parameter):
-            raise KeyError(f"register_buffer: '{name}' is a Parameter; a buffer must be a plain Tensor")
+            raise KeyError(
+                f"register_buffer: '{name}' is a Parameter; a buffer must be a plain Tensor"
+            )
         if "_buffers" not in self.__dict__:
             object.__setattr__(self, "_buffers", {})
         self._buffers[name] = bool(persistent)
@@ -173,7 +181,9 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         """Same as `self.<name> = module` (PyTorch spelling); module must be a Module or None."""
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: '{name}' must be a Module or None, got {type(module).__name__}")
+            raise TypeError(
+                f"add_module: '{name}' must be a Module or None, got {type(module).__name__}"
+            )
         setattr(self, name, module)
 
     # ---- modes and gradients ----------------------------------------------------------------------
@@ -207,7 +217,9 @@ class Module:
                 p.grad.data.fill(0)
 
     # ---- state -------------------------------------------------------------------------------------
-    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+    def state_dict(
+        self, destination=None, prefix: str = "", keep_vars: bool = False
+    ) -> OrderedDict:
         """An ordered name -> Tensor mapping of every parameter and persistent buffer.
 
         Per module, its own parameters come first, then its buffers, then its children's entries (the
@@ -243,9 +255,13 @@ class Module:
         unexpected = [k for k in state_dict if k not in own]
         errors = []
         if strict and missing:
-            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+            errors.append(
+                "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + "."
+            )
         if strict and unexpected:
-            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            errors.append(
+                "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + "."
+            )
         updates = []
         for name, target in own.items():
             if name not in state_dict:
@@ -254,7 +270,9 @@ class Module:
             if isinstance(value, Tensor):
                 value = value.data
             if not backend.is_array(value):
-                errors.append(f"value for {name} is a {type(value).__name__}, not a Tensor or array.")
+                errors.append(
+                    f"value for {name} is a {type(value).__name__}, not a Tensor or array."
+                )
                 continue
             if tuple(value.shape) != tuple(target.shape):
                 errors.append(
@@ -265,13 +283,16 @@ class Module:
             updates.append((target, value))
         if errors:
             raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(errors)
             )
         for target, value in updates:
             if backend.device_of(value) is not target.device:
                 value = target.device.xp.asarray(backend.to_numpy(value))
             with no_grad():
-                target.copy_(Tensor._make(value.astype(target.dtype, copy=False), target.device, False, None))
+                target.copy_(
+                    Tensor._make(value.astype(target.dtype, copy=False), target.device, False, None)
+                )
         return IncompatibleKeys(missing, unexpected)
 
     # ---- devices and dtypes --------------------------------------------------------------------------
@@ -463,7 +484,9 @@ class Sequential(ModuleList):
 
     def insert(self, index: int, module: Module) -> None:
         if self._module_names is not None:
-            raise NotImplementedError("Sequential.insert: not supported for a Sequential built from names")
+            raise NotImplementedError(
+                "Sequential.insert: not supported for a Sequential built from names"
+            )
         self._modules.insert(index, self._check(module))
 
     def __getitem__(self, index):
@@ -516,7 +539,9 @@ class ModuleDict(Module):
         if not isinstance(key, str) or "." in key or not key:
             raise KeyError(f"ModuleDict keys must be non-empty strings without '.', got {key!r}")
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleDict holds Modules, got {type(module).__name__} for key {key!r}")
+            raise TypeError(
+                f"ModuleDict holds Modules, got {type(module).__name__} for key {key!r}"
+            )
         self._modules[key] = module
 
     def __delitem__(self, key: str) -> None:
@@ -549,4 +574,6 @@ class ModuleDict(Module):
         return self._modules.pop(key)
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict has no forward: pick its modules by key in your own forward")
+        raise NotImplementedError(
+            "ModuleDict has no forward: pick its modules by key in your own forward"
+        )

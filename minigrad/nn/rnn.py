@@ -190,7 +190,9 @@ class _CellBase(Module):
 
     def _weights(self, batch: int) -> _StepWeights:
         b_hh = self.bias_hh if self._mode == "GRU" else None
-        return _StepWeights(self.weight_hh, b_hh, None, self.hidden_size, _MODES[self._mode][0], batch)
+        return _StepWeights(
+            self.weight_hh, b_hh, None, self.hidden_size, _MODES[self._mode][0], batch
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -231,7 +233,9 @@ class RNNCell(_CellBase):
         dtype=None,
     ):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: Unknown nonlinearity: {nonlinearity!r}; select from 'tanh' or 'relu'")
+            raise ValueError(
+                f"RNNCell: Unknown nonlinearity: {nonlinearity!r}; select from 'tanh' or 'relu'"
+            )
         self.nonlinearity = nonlinearity
         self._mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(input_size, hidden_size, bias, device, dtype)
@@ -273,7 +277,9 @@ class LSTMCell(_CellBase):
 
     _mode = "LSTM"
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ):
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
@@ -317,7 +323,9 @@ class GRUCell(_CellBase):
 
     _mode = "GRU"
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ):
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
@@ -362,7 +370,11 @@ class RNNBase(Module):
         _check_size(name, "input_size", input_size, minimum=0)
         _check_size(name, "hidden_size", hidden_size)
         _check_size(name, "num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not 0 <= dropout <= 1
+        ):
             raise ValueError(
                 f"{name}: dropout should be a number in range [0, 1] representing the probability of an "
                 f"element being zeroed, got {dropout!r}"
@@ -405,7 +417,10 @@ class RNNBase(Module):
             layer_in = input_size if layer == 0 else H_out * D
             for direction in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                shapes = {"weight_ih": (G * hidden_size, layer_in), "weight_hh": (G * hidden_size, H_out)}
+                shapes = {
+                    "weight_ih": (G * hidden_size, layer_in),
+                    "weight_hh": (G * hidden_size, H_out),
+                }
                 if bias:
                     shapes.update(bias_ih=(G * hidden_size,), bias_hh=(G * hidden_size,))
                 if proj_size:
@@ -486,12 +501,18 @@ class RNNBase(Module):
             for what, h, size in specs:
                 if not isinstance(h, Tensor):
                     raise TypeError(f"{name}: {what} must be a Tensor, got {type(h).__name__}")
-                expected = (D * self.num_layers, N, size) if batched else (D * self.num_layers, size)
+                expected = (
+                    (D * self.num_layers, N, size) if batched else (D * self.num_layers, size)
+                )
                 if h.shape != expected:
                     layout = (
-                        "(D * num_layers, N, H)" if batched else "(D * num_layers, H) for unbatched input"
+                        "(D * num_layers, N, H)"
+                        if batched
+                        else "(D * num_layers, H) for unbatched input"
                     )
-                    raise RuntimeError(f"{name}: Expected {what} of shape {expected} {layout}, got {h.shape}")
+                    raise RuntimeError(
+                        f"{name}: Expected {what} of shape {expected} {layout}, got {h.shape}"
+                    )
                 _check_dtype(name, what, h, like)
             states = tuple(h for _, h, _ in specs)
             _utils._check_carried(name, self._state_guard, states, stacklevel=5)
@@ -560,7 +581,9 @@ class RNNBase(Module):
                     state = (states[0][k], states[1][k]) if lstm else states[0][k]
                 else:
                     h0 = zeros(N, H_out, dtype=dtype, device=dev)
-                    state = (h0, zeros(N, self.hidden_size, dtype=dtype, device=dev)) if lstm else h0
+                    state = (
+                        (h0, zeros(N, self.hidden_size, dtype=dtype, device=dev)) if lstm else h0
+                    )
                 out, state = self._run_direction(k, layer_input, state, direction == 1, masks)
                 if masks is not None:
                     out = ops.where(valid3, out, 0.0)  # outputs past a sequence's length are zero
@@ -586,7 +609,9 @@ class RNNBase(Module):
 
     def _run_direction(self, k: int, x: Tensor, state, reverse: bool, masks):
         """One layer in one direction over all time steps: x (L, N, in) -> outputs (L, N, H_out), state."""
-        w_ih, w_hh, b_ih, b_hh, w_hr = (getattr(self, n) if n else None for n in self._param_names[k])
+        w_ih, w_hh, b_ih, b_hh, w_hr = (
+            getattr(self, n) if n else None for n in self._param_names[k]
+        )
         n_gates, step = _MODES[self.mode]
         L, N = x.shape[0], x.shape[1]
         # one matmul projects the inputs of every time step; the loop only adds h @ W_hh^T
@@ -595,7 +620,9 @@ class RNNBase(Module):
         if bias is not None:
             gx = gx + bias
         gx = gx.reshape((L, N, gx.shape[1]))
-        w = _StepWeights(w_hh, b_hh if self.mode == "GRU" else None, w_hr, self.hidden_size, n_gates, N)
+        w = _StepWeights(
+            w_hh, b_hh if self.mode == "GRU" else None, w_hr, self.hidden_size, n_gates, N
+        )
         lstm = self.mode == "LSTM"
         rec = self._grad_recorder
         if rec is not None:
@@ -670,7 +697,9 @@ class RNN(RNNBase):
         proj_size: int = 0,
     ):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+            raise ValueError(
+                f"RNN: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
+            )
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(

@@ -48,7 +48,12 @@ class Adam(Optimizer):
         maximize: bool = False,
     ):
         defaults = dict(
-            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 
@@ -60,9 +65,15 @@ class Adam(Optimizer):
         if "betas" in options:
             betas = options["betas"]
             if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-                raise ValueError(f"{self._name()}: betas must be a pair (beta1, beta2), got {betas!r}")
+                raise ValueError(
+                    f"{self._name()}: betas must be a pair (beta1, beta2), got {betas!r}"
+                )
             for i, beta in enumerate(betas):
-                if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0.0 <= beta < 1.0:
+                if (
+                    isinstance(beta, bool)
+                    or not isinstance(beta, numbers.Real)
+                    or not 0.0 <= beta < 1.0
+                ):
                     raise ValueError(
                         f"{self._name()}: invalid betas[{i}]={beta!r}; each beta must be in [0, 1)"
                     )

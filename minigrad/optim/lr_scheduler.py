@@ -115,7 +115,9 @@ class StepLR(LRScheduler):
         See `LRScheduler`.
     """
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ):
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size <= 0:
             raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
         _check_number("StepLR", "gamma", gamma)
@@ -169,9 +171,13 @@ class CosineAnnealingLR(LRScheduler):
         See `LRScheduler`.
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ):
         if isinstance(T_max, bool) or not isinstance(T_max, numbers.Real) or not T_max > 0:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive number of epochs, got {T_max!r}")
+            raise ValueError(
+                f"CosineAnnealingLR: T_max must be a positive number of epochs, got {T_max!r}"
+            )
         _check_number("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max = T_max
         self.eta_min = eta_min
@@ -233,7 +239,8 @@ class LambdaLR(LRScheduler):
         """As `LRScheduler.state_dict`; functions are not saved (None), callable objects save their __dict__."""
         state = {key: value for key, value in super().state_dict().items() if key != "lr_lambdas"}
         state["lr_lambdas"] = [
-            None if isinstance(fn, types.FunctionType) else dict(fn.__dict__) for fn in self.lr_lambdas
+            None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+            for fn in self.lr_lambdas
         ]
         return state
 

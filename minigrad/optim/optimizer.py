@@ -90,7 +90,9 @@ class Optimizer:
                 f"{self._name()}.add_param_group: expected a dict, got {type(param_group).__name__}"
             )
         if "params" not in param_group:
-            raise ValueError(f"{self._name()}.add_param_group: the group dict needs a 'params' entry")
+            raise ValueError(
+                f"{self._name()}.add_param_group: the group dict needs a 'params' entry"
+            )
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
@@ -121,7 +123,9 @@ class Optimizer:
                     f"{p.grad_fn!r}); optimize the leaf tensors it was computed from"
                 )
             if id(p) in seen:
-                raise ValueError(f"{self._name()}: params[{i}] (shape {p.shape}) appears twice in params")
+                raise ValueError(
+                    f"{self._name()}: params[{i}] (shape {p.shape}) appears twice in params"
+                )
             if id(p) in known:
                 raise ValueError(
                     f"{self._name()}: params[{i}] (shape {p.shape}) already belongs to another parameter group"
@@ -224,8 +228,14 @@ class Optimizer:
         Buffers are copied, cast to their parameter's dtype and moved to its device.
         """
         name = f"{self._name()}.load_state_dict"
-        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
-            raise ValueError(f"{name}: expected a dict with 'state' and 'param_groups' (from state_dict())")
+        if (
+            not isinstance(state_dict, dict)
+            or "state" not in state_dict
+            or "param_groups" not in state_dict
+        ):
+            raise ValueError(
+                f"{name}: expected a dict with 'state' and 'param_groups' (from state_dict())"
+            )
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
@@ -264,7 +274,9 @@ class Optimizer:
                     f"{name}: state entry {key!r} refers to no parameter (indices 0..{len(id_map) - 1})"
                 )
             if not isinstance(buffers, dict):
-                raise ValueError(f"{name}: state[{key!r}] must be a dict, got {type(buffers).__name__}")
+                raise ValueError(
+                    f"{name}: state[{key!r}] must be a dict, got {type(buffers).__name__}"
+                )
             p = id_map[k]
             new_state[p] = {b: _restore(name, k, b, value, p) for b, value in buffers.items()}
 

@@ -57,7 +57,9 @@ class SGD(Optimizer):
         for key in ("momentum", "weight_decay"):
             if key in options:
                 _check_nonnegative(self._name(), key, options[key])
-        if options.get("nesterov") and (options.get("momentum", 0) <= 0 or options.get("dampening", 0) != 0):
+        if options.get("nesterov") and (
+            options.get("momentum", 0) <= 0 or options.get("dampening", 0) != 0
+        ):
             raise ValueError(
                 f"{self._name()}: nesterov=True needs momentum > 0 and dampening = 0, got "
                 f"momentum={options.get('momentum')}, dampening={options.get('dampening')}"

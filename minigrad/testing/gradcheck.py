@@ -53,7 +53,9 @@ def _check_inputs(inputs: tuple, who: str) -> list:
                 )
             diff.append(i)
     if not diff:
-        raise ValueError(f"{who}: no input requires grad; create the inputs to check with requires_grad=True")
+        raise ValueError(
+            f"{who}: no input requires grad; create the inputs to check with requires_grad=True"
+        )
     return diff
 
 
@@ -92,7 +94,9 @@ class _Problem:
         with autograd.enable_grad():  # fn may itself differentiate (gradgradcheck)
             outs = _outputs(self.fn(*args), self.who)
         if len(outs) != len(self.outputs):
-            raise ValueError(f"{self.who}: fn returned {len(outs)} outputs, then {len(self.outputs)}")
+            raise ValueError(
+                f"{self.who}: fn returned {len(outs)} outputs, then {len(self.outputs)}"
+            )
         return np.concatenate([_host(outs[k]) for k in self.float_out])
 
     def numerical_jacobian(self, eps):
@@ -128,7 +132,9 @@ class _Problem:
         if not outs:  # no output is connected to the inputs: the Jacobian is zero
             return [np.zeros(x.size) for x in xs]
         with autograd.enable_grad():
-            grads = autograd.grad(outs, xs, grad_outputs=seeds, retain_graph=True, allow_unused=True)
+            grads = autograd.grad(
+                outs, xs, grad_outputs=seeds, retain_graph=True, allow_unused=True
+            )
         result = []
         for i, x, g in zip(self.diff, xs, grads):
             if g is None:
@@ -267,7 +273,18 @@ def gradcheck(
 
 
 def _check(
-    fn, inputs, who, eps, atol, rtol, raise_exception, nondet_tol, fast_mode, max_full, n_directions, seed
+    fn,
+    inputs,
+    who,
+    eps,
+    atol,
+    rtol,
+    raise_exception,
+    nondet_tol,
+    fast_mode,
+    max_full,
+    n_directions,
+    seed,
 ):
     p = _Problem(fn, inputs, who)
     n_in, n_out = sum(p.in_sizes), sum(p.out_sizes)
@@ -291,7 +308,9 @@ def _check(
         tol = atol + rtol * np.abs(numerical)
         bad = ~(np.abs(analytic - numerical) <= tol)  # NaN counts as a mismatch
         if bad.any():
-            return _fail(_jacobian_report(p, analytic, numerical, bad, tol, atol, rtol, eps), raise_exception)
+            return _fail(
+                _jacobian_report(p, analytic, numerical, bad, tol, atol, rtol, eps), raise_exception
+            )
         return True
 
     for d in range(n_directions):
@@ -379,7 +398,11 @@ def gradgradcheck(
         outs = _outputs(fn(*xs), who)
         wrt = [xs[i] for i in diff]
         grads = autograd.grad(
-            [outs[k] for k in connected], wrt, grad_outputs=list(vs), create_graph=True, allow_unused=True
+            [outs[k] for k in connected],
+            wrt,
+            grad_outputs=list(vs),
+            create_graph=True,
+            allow_unused=True,
         )
         return tuple(
             g

@@ -152,7 +152,9 @@ def check_op(spec: OpSpec, data, device="cpu") -> None:
     for k, (shape, (lo, hi)) in enumerate(zip(in_shapes, spec.domains(len(in_shapes)))):
         elems = spaced_floats(lo, hi)
         arrays.append(
-            data.draw(hnp.arrays(np.float64, shape, elements=elems, unique=spec.unique), label=f"x{k}")
+            data.draw(
+                hnp.arrays(np.float64, shape, elements=elems, unique=spec.unique), label=f"x{k}"
+            )
         )
     xs = [tensor(a, dtype=backend.float64, device=device, requires_grad=spec.grad) for a in arrays]
     before = [a.copy() for a in arrays]
@@ -161,24 +163,42 @@ def check_op(spec: OpSpec, data, device="cpu") -> None:
     # forward against the NumPy reference
     outs = _as_list(spec.fn(*xs, **kwargs))
     refs = _as_list(spec.reference(*[a.copy() for a in arrays], **kwargs))
-    assert len(outs) == len(refs), f"{spec.name}: {len(outs)} outputs, the reference gives {len(refs)}"
+    assert len(outs) == len(refs), (
+        f"{spec.name}: {len(outs)} outputs, the reference gives {len(refs)}"
+    )
     for k, (out, ref) in enumerate(zip(outs, refs)):
         ref = np.asarray(ref)
-        assert isinstance(out, Tensor), f"{spec.name}: output {k} is a {type(out).__name__}, not a Tensor"
-        assert out.shape == ref.shape, f"{spec.name}: output {k} has shape {out.shape}, reference {ref.shape}"
-        assert out.dtype == backend.float64, f"{spec.name}: float64 inputs gave a {out.dtype} output {k}"
+        assert isinstance(out, Tensor), (
+            f"{spec.name}: output {k} is a {type(out).__name__}, not a Tensor"
+        )
+        assert out.shape == ref.shape, (
+            f"{spec.name}: output {k} has shape {out.shape}, reference {ref.shape}"
+        )
+        assert out.dtype == backend.float64, (
+            f"{spec.name}: float64 inputs gave a {out.dtype} output {k}"
+        )
         np.testing.assert_allclose(
-            out.numpy(), ref, rtol=spec.rtol, atol=spec.atol, err_msg=f"{spec.name}: forward output {k}"
+            out.numpy(),
+            ref,
+            rtol=spec.rtol,
+            atol=spec.atol,
+            err_msg=f"{spec.name}: forward output {k}",
         )
 
     # float32 stays float32; no_grad records nothing
-    xs32 = [tensor(a, dtype=backend.float32, device=device, requires_grad=spec.grad) for a in arrays]
+    xs32 = [
+        tensor(a, dtype=backend.float32, device=device, requires_grad=spec.grad) for a in arrays
+    ]
     with autograd.no_grad():
         outs32 = _as_list(spec.fn(*xs32, **kwargs))
     for k, (out, ref) in enumerate(zip(outs32, refs)):
-        assert out.dtype == backend.float32, f"{spec.name}: float32 inputs gave a {out.dtype} output {k}"
+        assert out.dtype == backend.float32, (
+            f"{spec.name}: float32 inputs gave a {out.dtype} output {k}"
+        )
         # a no-op (reshape to the same shape) may hand back its input itself
-        recorded = out.grad_fn is not None or (out.requires_grad and not any(out is x for x in xs32))
+        recorded = out.grad_fn is not None or (
+            out.requires_grad and not any(out is x for x in xs32)
+        )
         assert not recorded, f"{spec.name}: output {k} recorded under no_grad"
         np.testing.assert_allclose(
             out.numpy(),
@@ -190,7 +210,9 @@ def check_op(spec: OpSpec, data, device="cpu") -> None:
 
     if spec.grad:
         for k, out in enumerate(outs):
-            assert out.requires_grad, f"{spec.name}: output {k} does not require grad although its inputs do"
+            assert out.requires_grad, (
+                f"{spec.name}: output {k} does not require grad although its inputs do"
+            )
 
         def f(*ts):
             return tuple(_as_list(spec.fn(*ts, **kwargs)))
@@ -203,7 +225,9 @@ def check_op(spec: OpSpec, data, device="cpu") -> None:
         assert np.array_equal(x.numpy(), a), f"{spec.name}: input {k} was modified by the op"
     for key, snap in kw_before.items():
         if snap is not None:
-            assert np.array_equal(_snapshot(kwargs[key]), snap), f"{spec.name}: keyword {key} was modified"
+            assert np.array_equal(_snapshot(kwargs[key]), snap), (
+                f"{spec.name}: keyword {key} was modified"
+            )
 
     torch = _torch() if spec.torch_fn is not None else None
     if torch is not None:
@@ -214,7 +238,9 @@ def _check_against_torch(spec: OpSpec, torch, xs, arrays, kwargs) -> None:
     txs = [torch.tensor(a, dtype=torch.float64, requires_grad=spec.grad) for a in arrays]
     touts = _as_list(spec.torch_fn(*txs, **kwargs))
     outs = _as_list(spec.fn(*xs, **kwargs))
-    assert len(touts) == len(outs), f"{spec.name}: torch gives {len(touts)} outputs, minigrad {len(outs)}"
+    assert len(touts) == len(outs), (
+        f"{spec.name}: torch gives {len(touts)} outputs, minigrad {len(outs)}"
+    )
     for out, tout in zip(outs, touts):
         expected = tout.detach().numpy()
         assert out.shape == tuple(expected.shape), (

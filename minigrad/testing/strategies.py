@@ -15,12 +15,16 @@ from ..tensor import tensor
 __all__ = ["shapes", "broadcastable_shapes", "tensors", "valid_axes", "spaced_floats"]
 
 
-def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 5) -> st.SearchStrategy:
+def shapes(
+    min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 5
+) -> st.SearchStrategy:
     """Array shapes (tuples of ints) with `min_dims..max_dims` axes of size `min_side..max_side`.
 
     The default includes 0-d shapes ``()`` and size-1 axes, the cases where broadcasting bugs hide.
     """
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+    return hnp.array_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
 
 
 def broadcastable_shapes(
@@ -38,14 +42,24 @@ def broadcastable_shapes(
     """
     if shape is None:
         return hnp.mutually_broadcastable_shapes(
-            num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+            num_shapes=num_shapes,
+            min_dims=min_dims,
+            max_dims=max_dims,
+            min_side=min_side,
+            max_side=max_side,
         ).map(lambda b: tuple(b.input_shapes))
     shape = tuple(shape)
     others = hnp.broadcastable_shapes(
-        shape, min_dims=min_dims, max_dims=max(max_dims, len(shape)), min_side=min_side, max_side=max_side
+        shape,
+        min_dims=min_dims,
+        max_dims=max(max_dims, len(shape)),
+        min_side=min_side,
+        max_side=max_side,
     )
     return (
-        st.tuples(*([others] * (num_shapes - 1))).filter(_broadcasts(shape)).map(lambda rest: (shape,) + rest)
+        st.tuples(*([others] * (num_shapes - 1)))
+        .filter(_broadcasts(shape))
+        .map(lambda rest: (shape,) + rest)
     )
 
 
@@ -107,7 +121,12 @@ def tensors(
     elif dtype.kind == "f":
         lo, hi = elements
         elems = st.floats(
-            lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=8 * dtype.itemsize
+            lo,
+            hi,
+            allow_nan=False,
+            allow_infinity=False,
+            allow_subnormal=False,
+            width=8 * dtype.itemsize,
         )
     else:
         lo, hi = elements
@@ -129,5 +148,7 @@ def valid_axes(
     if allow_tuple:
         options.append(hnp.valid_tuple_axes(ndim))
     if not options:
-        raise ValueError(f"valid_axes: no axis argument is allowed for ndim={ndim} with these options")
+        raise ValueError(
+            f"valid_axes: no axis argument is allowed for ndim={ndim} with these options"
+        )
     return st.one_of(*options)

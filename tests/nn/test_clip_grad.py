@@ -166,7 +166,9 @@ def test_clip_grad_value_matches_formula_and_torch(seed, clip_value):
     assert clip_grad_value_(params + [none], clip_value) is None
     assert none.grad is None
     for p, g in zip(params, grads):
-        np.testing.assert_array_equal(p.grad.numpy(), np.minimum(np.maximum(g, -clip_value), clip_value))
+        np.testing.assert_array_equal(
+            p.grad.numpy(), np.minimum(np.maximum(g, -clip_value), clip_value)
+        )
     if torch is not None:
         for p, g in zip(params, grads):
             t = torch.zeros(g.shape, dtype=torch.float64, requires_grad=True)

@@ -27,7 +27,11 @@ def test_module_is_reachable_both_ways():
 
 @settings(max_examples=15, deadline=None)
 @given(
-    lead=lead_shapes, d=st.integers(1, 3), h=st.integers(1, 3), bias=st.booleans(), seed=st.integers(0, 99)
+    lead=lead_shapes,
+    d=st.integers(1, 3),
+    h=st.integers(1, 3),
+    bias=st.booleans(),
+    seed=st.integers(0, 99),
 )
 def test_linear_reference_and_gradcheck(lead, d, h, bias, seed):
     rng = np.random.default_rng(seed)
@@ -42,7 +46,9 @@ def test_linear_reference_and_gradcheck(lead, d, h, bias, seed):
 
 
 def test_linear_validation():
-    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 4\) .* weight of shape \(3, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"linear: input of shape \(2, 4\) .* weight of shape \(3, 5\)"
+    ):
         F.linear(mg.zeros(2, 4), mg.zeros(3, 5))
     with pytest.raises(ValueError, match="2-D"):
         F.linear(mg.zeros(2, 4), mg.zeros(4))
@@ -65,7 +71,9 @@ def test_embedding_functional_and_padding():
     w = mg.tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
     idx = np.array([[3, 0], [0, 1]])
     out = F.embedding(mg.tensor(idx), w, padding_idx=0)
-    np.testing.assert_array_equal(out.numpy(), np.arange(12.0).reshape(4, 3)[idx])  # forward reads the row
+    np.testing.assert_array_equal(
+        out.numpy(), np.arange(12.0).reshape(4, 3)[idx]
+    )  # forward reads the row
     out.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy()[:, 0], [0.0, 1.0, 0.0, 1.0])
     out = F.embedding(idx, w)  # a numpy index array works too
@@ -97,7 +105,9 @@ def test_softmax_and_log_softmax(shape, data):
     e = np.exp(a - a.max(axis=dim, keepdims=True))
     ref = e / e.sum(axis=dim, keepdims=True)
     np.testing.assert_allclose(F.softmax(x, dim).numpy(), ref, rtol=1e-12)
-    np.testing.assert_allclose(F.log_softmax(x, dim=dim).numpy(), np.log(ref), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        F.log_softmax(x, dim=dim).numpy(), np.log(ref), rtol=1e-10, atol=1e-12
+    )
     assert gradcheck(lambda x: F.log_softmax(x, dim), (x,))
     assert gradcheck(lambda x: F.softmax(x, dim), (x,))
 
@@ -175,6 +185,7 @@ def test_layer_norm_matches_torch_over_two_dims():
 
 def test_layer_norm_validation():
     with pytest.raises(
-        ValueError, match=r"layer_norm: input of shape \(2, 3\) does not end with normalized_shape \(2,\)"
+        ValueError,
+        match=r"layer_norm: input of shape \(2, 3\) does not end with normalized_shape \(2,\)",
     ):
         F.layer_norm(mg.zeros(2, 3), 2)

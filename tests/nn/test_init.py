@@ -34,7 +34,9 @@ def test_calculate_gain():
         ("selu", None),
         ("conv2d", None),
     ]:
-        assert init.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param))
+        assert init.calculate_gain(name, param) == pytest.approx(
+            torch.nn.init.calculate_gain(name, param)
+        )
 
 
 def test_initialisers_write_in_place_and_record_nothing():

@@ -294,7 +294,9 @@ ACTIVATIONS = [
 ]
 
 
-@pytest.mark.parametrize("layer, reference", ACTIVATIONS, ids=[type(m).__name__ for m, _ in ACTIVATIONS])
+@pytest.mark.parametrize(
+    "layer, reference", ACTIVATIONS, ids=[type(m).__name__ for m, _ in ACTIVATIONS]
+)
 def test_activation_forward_and_gradcheck(layer, reference):
     a = np.random.default_rng(0).standard_normal((3, 4))
     a[np.abs(a) < 1e-3] = 0.5  # keep ReLU away from its kink
@@ -321,7 +323,9 @@ def test_softmax_layer_finite_for_huge_logits_and_implicit_dim_warns():
 @given(n=small, d=small, h=small)
 def test_mlp_gradcheck_through_sequential(n, d, h):
     mg.manual_seed(0)
-    model = nn.Sequential(nn.Linear(d, h), nn.Tanh(), nn.LayerNorm(h), nn.Linear(h, 2), nn.LogSoftmax(dim=1))
+    model = nn.Sequential(
+        nn.Linear(d, h), nn.Tanh(), nn.LayerNorm(h), nn.Linear(h, 2), nn.LogSoftmax(dim=1)
+    )
     model.double()
     x = mg.randn(n, d, dtype=mg.float64, requires_grad=True)
     assert module_gradcheck(model, x)
@@ -339,7 +343,9 @@ def test_layers_and_loss_run_on_each_device(device):
     grads = []
     for m, dev in ((cpu_model.eval(), "cpu"), (model.eval(), device)):
         logits = m(mg.tensor(idx, device=dev))  # (N, T, C)
-        loss = F.cross_entropy(logits.permute(0, 2, 1), mg.tensor(target, device=dev), label_smoothing=0.1)
+        loss = F.cross_entropy(
+            logits.permute(0, 2, 1), mg.tensor(target, device=dev), label_smoothing=0.1
+        )
         loss.backward()
         grads.append([p.grad.numpy() for p in m.parameters()])
         assert loss.device == mg.device(dev)

@@ -169,7 +169,9 @@ def test_bce_with_logits_gradcheck(shape, reduction, weighted, pos, seed):
     pwt = None if pw is None else mg.tensor(pw)
     reduce = {"none": lambda v: v, "sum": np.sum, "mean": np.mean}[reduction]
     out = F.binary_cross_entropy_with_logits(x, yt, wt, reduction=reduction, pos_weight=pwt)
-    np.testing.assert_allclose(out.numpy(), reduce(np_bce_with_logits(a, y, w, pw)), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        out.numpy(), reduce(np_bce_with_logits(a, y, w, pw)), rtol=1e-10, atol=1e-12
+    )
 
     def fn(x, y):
         return F.binary_cross_entropy_with_logits(x, y, wt, reduction=reduction, pos_weight=pwt)
@@ -179,7 +181,10 @@ def test_bce_with_logits_gradcheck(shape, reduction, weighted, pos, seed):
 
 @settings(max_examples=15, deadline=None)
 @given(
-    shape=shapes, reduction=st.sampled_from(REDUCTIONS), weighted=st.booleans(), seed=st.integers(0, 2**16)
+    shape=shapes,
+    reduction=st.sampled_from(REDUCTIONS),
+    weighted=st.booleans(),
+    seed=st.integers(0, 2**16),
 )
 def test_bce_gradcheck(shape, reduction, weighted, seed):
     rng = np.random.default_rng(seed)
@@ -222,11 +227,15 @@ LAYOUTS = {"(N,C)": (4, 5), "(N,C,d1)": (3, 4, 5), "(N,C,d1,d2)": (2, 3, 2, 4), 
 
 def _compare(ours, theirs, x_ours, x_theirs, rtol=1e-5, atol=1e-6, what=""):
     torch = _torch()
-    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=rtol, atol=atol, err_msg=what)
+    np.testing.assert_allclose(
+        ours.numpy(), theirs.detach().numpy(), rtol=rtol, atol=atol, err_msg=what
+    )
     g = np.random.default_rng(0).standard_normal(ours.shape).astype(ours.dtype)
     ours.backward(mg.tensor(g))
     theirs.backward(torch.tensor(g))
-    np.testing.assert_allclose(x_ours.grad.numpy(), x_theirs.grad.numpy(), rtol=rtol, atol=atol, err_msg=what)
+    np.testing.assert_allclose(
+        x_ours.grad.numpy(), x_theirs.grad.numpy(), rtol=rtol, atol=atol, err_msg=what
+    )
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
@@ -314,7 +323,9 @@ def test_elementwise_losses_match_torch(name, reduction):
         inner[0, 0] = inner[1, 1] = False
         (ours.sum() if ours.ndim else ours).backward()
         (theirs.sum() if theirs.ndim else theirs).backward()
-        np.testing.assert_allclose(xm.grad.numpy()[inner], xt.grad.numpy()[inner], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            xm.grad.numpy()[inner], xt.grad.numpy()[inner], rtol=1e-4, atol=1e-6
+        )
         return
     _compare(ours, theirs, xm, xt)
 
@@ -327,7 +338,9 @@ def test_weighted_binary_losses_match_torch():
     w = rng.uniform(0.5, 2, (5, 1)).astype(np.float32)
     pw = rng.uniform(0.5, 3, 3).astype(np.float32)
     xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    ours = F.binary_cross_entropy_with_logits(xm, mg.tensor(y), mg.tensor(w), pos_weight=mg.tensor(pw))
+    ours = F.binary_cross_entropy_with_logits(
+        xm, mg.tensor(y), mg.tensor(w), pos_weight=mg.tensor(pw)
+    )
     theirs = torch.nn.functional.binary_cross_entropy_with_logits(
         xt, torch.tensor(y), torch.tensor(w), pos_weight=torch.tensor(pw)
     )
@@ -335,7 +348,9 @@ def test_weighted_binary_losses_match_torch():
     p = 1 / (1 + np.exp(-x))
     xm, xt = mg.tensor(p, requires_grad=True), torch.tensor(p, requires_grad=True)
     ours = F.binary_cross_entropy(xm, mg.tensor(y), mg.tensor(w), reduction="sum")
-    theirs = torch.nn.functional.binary_cross_entropy(xt, torch.tensor(y), torch.tensor(w), reduction="sum")
+    theirs = torch.nn.functional.binary_cross_entropy(
+        xt, torch.tensor(y), torch.tensor(w), reduction="sum"
+    )
     _compare(ours, theirs, xm, xt, rtol=1e-4)
 
 
@@ -361,7 +376,9 @@ def test_losses_are_finite_for_huge_logits_in_float32():
     assert np.isfinite(loss.item())
     probs = mg.tensor([0.0, 1.0, 0.5], requires_grad=True)
     loss = F.binary_cross_entropy(probs, mg.tensor([1.0, 0.0, 1.0]), reduction="none")
-    np.testing.assert_allclose(loss.numpy(), [100.0, 100.0, np.log(2)], rtol=1e-6)  # logs clamped at -100
+    np.testing.assert_allclose(
+        loss.numpy(), [100.0, 100.0, np.log(2)], rtol=1e-6
+    )  # logs clamped at -100
     loss.sum().backward()
     assert np.isfinite(probs.grad.numpy()).all()
 
@@ -400,11 +417,15 @@ def test_cross_entropy_validation_names_function_and_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3, 4\).*\(2, 4\)"):
         F.cross_entropy(mg.randn(2, 3, 4), mg.tensor([0, 1]))
     with pytest.raises(TypeError):
-        F.cross_entropy(x, mg.tensor([0, 1, 2, 0]), None, -100)  # options after weight are keyword-only
+        F.cross_entropy(
+            x, mg.tensor([0, 1, 2, 0]), None, -100
+        )  # options after weight are keyword-only
 
 
 def test_elementwise_loss_validation():
-    with pytest.raises(ValueError, match=r"mse_loss: target shape \(4,\) differs from input shape \(4, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"mse_loss: target shape \(4,\) differs from input shape \(4, 1\)"
+    ):
         F.mse_loss(mg.randn(4, 1), mg.randn(4))
     with pytest.raises(ValueError, match="l1_loss"):
         F.l1_loss(mg.randn(2), mg.randn(3))

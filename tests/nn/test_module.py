@@ -103,7 +103,14 @@ def test_named_parameters_walks_attributes_in_assignment_order():
 
 def test_children_and_modules():
     net = Net()
-    assert [n for n, _ in net.named_children()] == ["embed", "blocks", "heads", "extra.0", "seq", "drop"]
+    assert [n for n, _ in net.named_children()] == [
+        "embed",
+        "blocks",
+        "heads",
+        "extra.0",
+        "seq",
+        "drop",
+    ]
     names = [n for n, _ in net.named_modules()]
     assert names[:5] == ["", "embed", "blocks", "blocks.0", "blocks.0.fc"]
     assert "heads.b" in names and "seq.act" in names and "extra.0" in names
@@ -263,7 +270,9 @@ def test_state_dict_round_trip_restores_outputs():
     a, b = Net().eval(), Net().eval()
     idx = mg.tensor([[0, 1], [4, 2]])
     assert not np.allclose(a(idx).numpy(), b(idx).numpy())
-    snapshot = {k: v.numpy().copy() for k, v in a.state_dict().items()}  # plain numpy arrays load too
+    snapshot = {
+        k: v.numpy().copy() for k, v in a.state_dict().items()
+    }  # plain numpy arrays load too
     params_before = list(b.parameters())
     result = b.load_state_dict(snapshot)
     assert result.missing_keys == [] and result.unexpected_keys == []
@@ -274,7 +283,9 @@ def test_state_dict_round_trip_restores_outputs():
 
 def test_load_state_dict_casts_to_the_parameter_dtype():
     lin = nn.Linear(2, 1)
-    lin.load_state_dict({"weight": np.array([[1.0, 2.0]]), "bias": np.array([3.0])})  # float64 arrays
+    lin.load_state_dict(
+        {"weight": np.array([[1.0, 2.0]]), "bias": np.array([3.0])}
+    )  # float64 arrays
     assert lin.weight.dtype == mg.float32
     np.testing.assert_array_equal(lin.weight.numpy(), np.array([[1.0, 2.0]], np.float32))
 
@@ -302,12 +313,16 @@ def test_load_state_dict_reports_every_problem_and_changes_nothing():
 
 def test_load_state_dict_non_strict():
     lin = nn.Linear(2, 2)
-    result = lin.load_state_dict({"weight": np.eye(2, dtype=np.float32), "other": np.zeros(1)}, strict=False)
+    result = lin.load_state_dict(
+        {"weight": np.eye(2, dtype=np.float32), "other": np.zeros(1)}, strict=False
+    )
     assert result == (["bias"], ["other"])
     assert result.missing_keys == ["bias"] and result.unexpected_keys == ["other"]
     np.testing.assert_array_equal(lin.weight.numpy(), np.eye(2, dtype=np.float32))
     with pytest.raises(RuntimeError, match="size mismatch for weight"):
-        lin.load_state_dict({"weight": np.zeros((3, 3))}, strict=False)  # shapes are checked regardless
+        lin.load_state_dict(
+            {"weight": np.zeros((3, 3))}, strict=False
+        )  # shapes are checked regardless
     with pytest.raises(RuntimeError, match="not a Tensor or array"):
         lin.load_state_dict({"weight": [[1.0, 0.0], [0.0, 1.0]], "bias": np.zeros(2)})
 
@@ -441,7 +456,9 @@ def test_mlp_trains_on_synthetic_data_with_manual_sgd():
     # two interleaved spirals' worth of nonlinearity: the class is the sign of a smooth function
     x = rng.uniform(-2, 2, size=(256, 2)).astype(np.float32)
     y = (np.sin(2 * x[:, 0]) + x[:, 1] ** 2 > 1.0).astype(np.int64) + (x[:, 0] > 1).astype(np.int64)
-    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+    model = nn.Sequential(
+        nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3)
+    )
     loss_fn = nn.CrossEntropyLoss()
     xs, ys = mg.tensor(x), mg.tensor(y)
     first = None

@@ -87,7 +87,9 @@ def test_layer_shapes(device, mode, bidirectional, layout):
             if proj:
                 shapes[f"weight_hr_l{k}{sfx}"] = (H_out, H)
     assert {n: p.shape for n, p in m.named_parameters()} == shapes
-    x_shape = {"time_major": (L, N, D_in), "batch_first": (N, L, D_in), "unbatched": (L, D_in)}[layout]
+    x_shape = {"time_major": (L, N, D_in), "batch_first": (N, L, D_in), "unbatched": (L, D_in)}[
+        layout
+    ]
     out, state = m(mg.randn(*x_shape, device=device))
     batch = () if layout == "unbatched" else (N,)
     expected_out = {"time_major": (L, N, D * H_out), "batch_first": (N, L, D * H_out)}.get(
@@ -135,18 +137,23 @@ def test_init_is_uniform_in_one_over_sqrt_hidden(mode):
     values = np.concatenate([p.numpy().ravel() for p in m.parameters()])
     bound = 1 / np.sqrt(16)
     assert np.abs(values).max() <= bound
-    assert values.min() < -0.9 * bound and values.max() > 0.9 * bound  # spread over the whole interval
+    assert (
+        values.min() < -0.9 * bound and values.max() > 0.9 * bound
+    )  # spread over the whole interval
     assert abs(values.mean()) < 0.05 * bound
     mg.manual_seed(0)
     again = make(mode, 7, 16, num_layers=2, bidirectional=True)
-    np.testing.assert_array_equal(values, np.concatenate([p.numpy().ravel() for p in again.parameters()]))
+    np.testing.assert_array_equal(
+        values, np.concatenate([p.numpy().ravel() for p in again.parameters()])
+    )
 
 
 def test_bias_false_and_repr():
     m = nn.LSTM(3, 4, num_layers=2, bias=False, batch_first=True, bidirectional=True, proj_size=2)
     assert not any("bias" in n for n, _ in m.named_parameters())
     assert (
-        repr(m) == "LSTM(3, 4, proj_size=2, num_layers=2, bias=False, batch_first=True, bidirectional=True)"
+        repr(m)
+        == "LSTM(3, 4, proj_size=2, num_layers=2, bias=False, batch_first=True, bidirectional=True)"
     )
     assert repr(nn.RNNCell(2, 3, nonlinearity="relu")) == "RNNCell(2, 3, nonlinearity='relu')"
     m.flatten_parameters()  # PyTorch compatibility: exists and does nothing
@@ -251,9 +258,9 @@ def test_layer_equals_loop_over_cells(device, mode):
         for direction in range(2):
             k = 2 * layer + direction
             sfx = f"_l{layer}" + ("_reverse" if direction else "")
-            cell = cells_for(m, mode, [n + sfx for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]).to(
-                device
-            )
+            cell = cells_for(
+                m, mode, [n + sfx for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            ).to(device)
             cells.append(cell)
             state_k = (h0[k], c0[k]) if lstm else h0[k]
             hs = [None] * L
@@ -296,7 +303,14 @@ def test_lengths_equal_each_sequence_alone(mode, batch_first):
     kw = {"proj_size": 2} if mode == "lstm_proj" else {}
     mode = "lstm" if mode == "lstm_proj" else mode
     m = make(
-        mode, D_in, H, num_layers=layers, bidirectional=True, batch_first=batch_first, dtype=mg.float64, **kw
+        mode,
+        D_in,
+        H,
+        num_layers=layers,
+        bidirectional=True,
+        batch_first=batch_first,
+        dtype=mg.float64,
+        **kw,
     )
     H_out = kw.get("proj_size", H)
     lstm = mode == "lstm"
@@ -396,17 +410,23 @@ def test_dropout_between_layers_only_in_training():
     m.train()
     # p = 1 drops every output of layer 0, so layer 1 sees zeros: the same as running it on zeros
     top = nn.LSTM(4, 4, dtype=mg.float64)
-    top.load_state_dict({k.replace("_l1", "_l0"): v for k, v in m.state_dict().items() if "_l1" in k})
+    top.load_state_dict(
+        {k.replace("_l1", "_l0"): v for k, v in m.state_dict().items() if "_l1" in k}
+    )
     out, (h_n, _) = m(x)
     ref, (ref_h, _) = top(mg.zeros(5, 2, 4, dtype=mg.float64))
     np.testing.assert_allclose(out.numpy(), ref.numpy(), atol=1e-12)
     np.testing.assert_allclose(h_n.numpy()[1], ref_h.numpy()[0], atol=1e-12)
-    np.testing.assert_array_equal(h_n.numpy()[0], plain(x)[1][0].numpy()[0])  # layer 0 itself is untouched
+    np.testing.assert_array_equal(
+        h_n.numpy()[0], plain(x)[1][0].numpy()[0]
+    )  # layer 0 itself is untouched
     half = nn.GRU(3, 4, num_layers=2, dropout=0.5, dtype=mg.float64)
     mg.manual_seed(1)
     a = half(x)[0].numpy()
     mg.manual_seed(1)
-    np.testing.assert_array_equal(a, half(x)[0].numpy())  # the seeded generator makes it reproducible
+    np.testing.assert_array_equal(
+        a, half(x)[0].numpy()
+    )  # the seeded generator makes it reproducible
     assert not np.allclose(a, half.eval()(x)[0].numpy())
 
 
@@ -455,7 +475,9 @@ def test_graph_grows_linearly_with_sequence_length(mode):
     m = make(mode, 2, 3)
     nodes = [mg.autograd.graph_stats(m(mg.randn(T, 1, 2))[0])["nodes"] for T in (10, 20, 40)]
     per_step = nodes[1] - nodes[0]
-    assert per_step > 0 and nodes[2] - nodes[1] == 2 * per_step  # a constant number of ops per time step
+    assert (
+        per_step > 0 and nodes[2] - nodes[1] == 2 * per_step
+    )  # a constant number of ops per time step
 
 
 # ---- PyTorch parity ----------------------------------------------------------------------------------
@@ -503,7 +525,9 @@ def test_pytorch_parity(mode, layers, bidir, batch_first, bias, unbatched, h0):
     D = 2 if bidir else 1
     H_out = kw.get("proj_size", H)
     batch = () if unbatched else (N,)
-    x_np = rng.standard_normal((L, D_in) if unbatched else ((N, L, D_in) if batch_first else (L, N, D_in)))
+    x_np = rng.standard_normal(
+        (L, D_in) if unbatched else ((N, L, D_in) if batch_first else (L, N, D_in))
+    )
     arrays = [x_np]
     if h0:
         arrays.append(rng.standard_normal((D * layers, *batch, H_out)))
@@ -555,7 +579,9 @@ def test_lengths_match_pytorch_packed_sequences(mode, bidir, batch_first):
               rng.standard_normal((D * layers, N, H_out)), rng.standard_normal((D * layers, N, H))]  # fmt: skip
     tt = [torch.tensor(a, requires_grad=True) for a in arrays]
     mm = [mg.tensor(a, requires_grad=True) for a in arrays]
-    packed = pack_padded_sequence(tt[0], torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False)
+    packed = pack_padded_sequence(
+        tt[0], torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False
+    )
     out_p, st_t = t(packed, (tt[1], tt[2]) if lstm else tt[1])
     out_t, _ = pad_packed_sequence(out_p, batch_first=batch_first, total_length=L)
     res_t = [out_t, *state_tensors(st_t)]
@@ -618,7 +644,9 @@ def test_constructor_errors():
         nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="nonlinearity"):
         nn.RNNCell(3, 4, nonlinearity="gelu")
-    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size.*4 >= hidden_size=4"):
+    with pytest.raises(
+        ValueError, match="proj_size has to be smaller than hidden_size.*4 >= hidden_size=4"
+    ):
         nn.LSTM(3, 4, proj_size=4)
     with pytest.raises(ValueError, match="proj_size"):
         nn.LSTM(3, 4, proj_size=-1)
@@ -730,5 +758,7 @@ def test_nothing_in_nn_defines_backward_or_a_function():
     for mod in modules:
         for name, obj in vars(mod).items():
             if inspect.isclass(obj) and obj.__module__ == mod.__name__:
-                assert not issubclass(obj, mg.Function), f"{mod.__name__}.{name} is a Function subclass"
+                assert not issubclass(obj, mg.Function), (
+                    f"{mod.__name__}.{name} is a Function subclass"
+                )
                 assert "backward" not in vars(obj), f"{mod.__name__}.{name} defines backward"

@@ -42,7 +42,10 @@ SCHEDULES = {
         {"T_max": 12, "eta_min": 0.001},
         lambda base, t: 0.001 + (base - 0.001) * (1 + math.cos(math.pi * t / 12)) / 2,
     ),
-    "CosineAnnealingLR-eta0": ({"T_max": 5}, lambda base, t: base * (1 + math.cos(math.pi * t / 5)) / 2),
+    "CosineAnnealingLR-eta0": (
+        {"T_max": 5},
+        lambda base, t: base * (1 + math.cos(math.pi * t / 5)) / 2,
+    ),
     "LambdaLR": ({"lr_lambda": _halve_every_ten}, lambda base, t: base * _halve_every_ten(t)),
 }
 
@@ -85,7 +88,9 @@ def test_matches_closed_form(name):
 @needs_torch
 @pytest.mark.parametrize("name", list(SCHEDULES))
 def test_matches_torch(name):
-    np.testing.assert_allclose(lr_sequence(mg, name), lr_sequence(torch, name), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        lr_sequence(mg, name), lr_sequence(torch, name), rtol=1e-12, atol=1e-15
+    )
 
 
 @settings(max_examples=15, deadline=None)
@@ -97,7 +102,11 @@ def test_matches_torch(name):
 )
 def test_random_settings(step_size, gamma, T_max, eta_min):
     cases = [
-        ("StepLR", {"step_size": step_size, "gamma": gamma}, lambda b, t: b * gamma ** (t // step_size)),
+        (
+            "StepLR",
+            {"step_size": step_size, "gamma": gamma},
+            lambda b, t: b * gamma ** (t // step_size),
+        ),
         ("ExponentialLR", {"gamma": gamma}, lambda b, t: b * gamma**t),
         (
             "CosineAnnealingLR",
@@ -157,7 +166,10 @@ def test_state_dict_resume(name, tmp_path):
     for _ in range(9):
         opt.step()
         sched.step()
-    mg.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp_path / "ckpt.safetensors")
+    mg.save(
+        {"optimizer": opt.state_dict(), "scheduler": sched.state_dict()},
+        tmp_path / "ckpt.safetensors",
+    )
     ckpt = mg.load(tmp_path / "ckpt.safetensors")
 
     opt2 = _optimizer(mg)
@@ -221,11 +233,19 @@ BAD = [
     (lambda: lr_scheduler.CosineAnnealingLR(_optimizer(mg), T_max=0), ValueError, "T_max"),
     (lambda: lr_scheduler.CosineAnnealingLR(_optimizer(mg), T_max=-5), ValueError, "T_max"),
     (lambda: lr_scheduler.ExponentialLR(_optimizer(mg), gamma=None), TypeError, "gamma"),
-    (lambda: lr_scheduler.StepLR([mg.zeros(2, requires_grad=True)], step_size=2), TypeError, "optimizer"),
+    (
+        lambda: lr_scheduler.StepLR([mg.zeros(2, requires_grad=True)], step_size=2),
+        TypeError,
+        "optimizer",
+    ),
     (lambda: lr_scheduler.ExponentialLR("sgd", gamma=0.9), TypeError, "optimizer"),
     (lambda: lr_scheduler.LambdaLR(None, _warmup), TypeError, "optimizer"),
     (lambda: lr_scheduler.LambdaLR(_optimizer(mg), 0.5), TypeError, "lr_lambda"),
-    (lambda: lr_scheduler.StepLR(_optimizer(mg), step_size=2, last_epoch=-2), ValueError, "last_epoch"),
+    (
+        lambda: lr_scheduler.StepLR(_optimizer(mg), step_size=2, last_epoch=-2),
+        ValueError,
+        "last_epoch",
+    ),
 ]
 
 

@@ -114,7 +114,10 @@ CASES = [
     ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
     ("SGD", {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1}),
-    ("SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01, "nesterov": True, "maximize": True}),
+    (
+        "SGD",
+        {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01, "nesterov": True, "maximize": True},
+    ),
     ("Adam", {}),
     ("Adam", {"lr": 0.05, "amsgrad": True}),
     ("Adam", {"lr": 0.05, "weight_decay": 0.1}),
@@ -215,7 +218,9 @@ def test_matches_torch(case, grouping):
     name, kwargs = case
     want = run_torch(name, kwargs, grouping)
     assert_all_close(run_minigrad(name, kwargs, grouping), want)
-    assert_all_close(run_reference(name, kwargs, grouping), want)  # the formula tests check the right thing
+    assert_all_close(
+        run_reference(name, kwargs, grouping), want
+    )  # the formula tests check the right thing
 
 
 @needs_torch
@@ -479,7 +484,8 @@ def test_state_dict_resume_gives_the_identical_trajectory(case, tmp_path):
     opt = cls(_params_arg(params, "groups"), **kwargs)
     _train(opt, params, 10, 0)
     mg.save(
-        {"params": [p.detach() for p in params], "optimizer": opt.state_dict()}, tmp_path / "ckpt.safetensors"
+        {"params": [p.detach() for p in params], "optimizer": opt.state_dict()},
+        tmp_path / "ckpt.safetensors",
     )
     _train(opt, params, 10, 10)
 
@@ -502,7 +508,11 @@ def test_state_dict_structure():
     assert sd["param_groups"][1]["lr"] == 0.01 and sd["param_groups"][0]["betas"] == (0.9, 0.999)
     assert sorted(sd["state"]) == [0, 1, 2]
     assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
-    assert [sd["state"][i]["step"] for i in range(3)] == [3, 2, 1]  # parameter 1 skipped once, 2 twice
+    assert [sd["state"][i]["step"] for i in range(3)] == [
+        3,
+        2,
+        1,
+    ]  # parameter 1 skipped once, 2 twice
     assert sd["state"][0]["exp_avg"].shape == SHAPES[0]
     # a snapshot: later steps leave it alone
     before = sd["state"][0]["exp_avg"].numpy().copy()
@@ -550,7 +560,8 @@ def test_load_state_dict_validates_before_changing_anything():
         assert now["param_groups"] == snapshot["param_groups"]
         for i in snapshot["state"]:
             np.testing.assert_array_equal(
-                now["state"][i]["momentum_buffer"].numpy(), snapshot["state"][i]["momentum_buffer"].numpy()
+                now["state"][i]["momentum_buffer"].numpy(),
+                snapshot["state"][i]["momentum_buffer"].numpy(),
             )
 
     bad_count = {"state": {}, "param_groups": good["param_groups"][:1]}
@@ -562,8 +573,14 @@ def test_load_state_dict_validates_before_changing_anything():
         "state": {0: {"momentum_buffer": mg.zeros(2, 2, dtype=mg.float64)}},
         "param_groups": [dict(good["param_groups"][0], lr=123.0), good["param_groups"][1]],
     }
-    bad_index = {"state": {7: {"momentum_buffer": mg.zeros(3)}}, "param_groups": good["param_groups"]}
-    bad_lr = {"state": {}, "param_groups": [dict(good["param_groups"][0], lr=-1.0), good["param_groups"][1]]}
+    bad_index = {
+        "state": {7: {"momentum_buffer": mg.zeros(3)}},
+        "param_groups": good["param_groups"],
+    }
+    bad_lr = {
+        "state": {},
+        "param_groups": [dict(good["param_groups"][0], lr=-1.0), good["param_groups"][1]],
+    }
     for bad, match in [
         (bad_count, "1 parameter group"),
         (bad_size, r"param_groups\[1\] holds 2"),

@@ -83,7 +83,9 @@ def clip_grad_norm_(
             "error_if_nonfinite=False to scale by the non-finite norm anyway."
         )
     coef = max_norm / (total_value + 1e-6)
-    if not coef >= 1.0:  # NOTE: also true for NaN, which then spreads into the gradients, as in PyTorch
+    if (
+        not coef >= 1.0
+    ):  # NOTE: also true for NaN, which then spreads into the gradients, as in PyTorch
         for g in grads:
             xp.multiply(g.data, coef, out=g.data)
             g._version += 1

@@ -70,9 +70,13 @@ def tbptt_windows(*sequences, k: int, dim: int = 0):
     ``seq[..., t:t + k, ...]`` along `dim` (views: no copy). See the module docstring for the idiom.
     """
     if not sequences:
-        raise ValueError("tbptt_windows: pass at least one sequence, e.g. tbptt_windows(x, y, k=25)")
+        raise ValueError(
+            "tbptt_windows: pass at least one sequence, e.g. tbptt_windows(x, y, k=25)"
+        )
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"tbptt_windows: k (the window length) must be a positive integer, got {k!r}")
+        raise ValueError(
+            f"tbptt_windows: k (the window length) must be a positive integer, got {k!r}"
+        )
     lengths = []
     for i, s in enumerate(sequences):
         shape = getattr(s, "shape", None)
@@ -114,7 +118,9 @@ class _StateGuard:
         self.backwards = 0
         self.warned = False
 
-    def __call__(self, grad) -> None:  # the leaf hook: called once per backward that reaches the weight
+    def __call__(
+        self, grad
+    ) -> None:  # the leaf hook: called once per backward that reaches the weight
         self.backwards += 1
 
     def __deepcopy__(self, memo):
