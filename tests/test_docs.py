@@ -1,4 +1,5 @@
-"""The tutorials in docs/ run as tests: every ```python block of a page runs in order, in one namespace."""
+"""The tutorials in docs/ and the README's quick start run as tests: every ```python block of a page runs
+in order, in one namespace."""
 
 import pathlib
 import re
@@ -6,9 +7,10 @@ import re
 import pytest
 
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+ROOT = pathlib.Path(__file__).parent.parent
 DOCS = [
     p
-    for p in sorted((pathlib.Path(__file__).parent.parent / "docs").glob("*.md"))
+    for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     if BLOCK.search(p.read_text())
 ]
 
@@ -25,4 +27,5 @@ def test_doc_code_blocks_run(page):
 
 
 def test_docs_exist():
-    assert any(p.name == "extending.md" for p in DOCS)
+    names = {p.name for p in DOCS}
+    assert {"README.md", "extending.md", "troubleshooting.md"} <= names
