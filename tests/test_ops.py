@@ -813,3 +813,10 @@ def test_mixing_devices_names_both():
         assert "cpu" in str(info.value) and "cuda" in str(info.value)
     z = x.to("cuda") + y  # an explicit move works, and is differentiable
     assert z.device == "cuda"
+
+
+def test_binary_wrappers_accept_two_python_numbers():
+    # both operands are numbers: the first becomes a tensor with the default dtype rules
+    out = mg.add(1, 2.5)
+    assert isinstance(out, mg.Tensor) and out.dtype == mg.float32 and out.item() == 3.5
+    assert mg.mul(2, 3).dtype == mg.int64 and mg.mul(2, 3).item() == 6

@@ -1,0 +1,82 @@
+"""Linear algebra: the matmul primitive and its NumPy-semantics wrapper (1-D promotion, batch broadcasting)."""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ..tensor import Tensor
+
+# ---- linear algebra ------------------------------------------------------------------------------------
+
+
+class MatMul(Function):
+    """out = x @ y for (..., n, k) @ (..., k, m) with equal batch shapes;
+    vjp: gx = g @ y^T, gy = x^T @ g"""
+
+    _defers_rhs = (
+        True  # without create_graph the engine sums many x^T @ g terms for one y in one matmul
+    )
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x @ y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        gx = matmul(g, _swap_last(y)) if ctx.needs_input_grad[0] else None
+        gy = matmul(_swap_last(x), g) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+
+def _swap_last(x: Tensor) -> Tensor:
+    if x.data.ndim == 2:
+        return Transpose.apply(x, axes=(1, 0))
+    axes = list(range(x.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return transpose(x, tuple(axes))
+
+
+def matmul(x, y) -> Tensor:
+    """Matrix product with NumPy semantics: 1-D operands are promoted and the extra axis removed again,
+    batch axes broadcast."""
+    if not isinstance(x, Tensor):
+        x = _const(x, y)
+    if not isinstance(y, Tensor):
+        y = _const(y, x)
+    if x.ndim == 2 and y.ndim == 2 and x.shape[1] == y.shape[0]:
+        return MatMul.apply(x, y)  # the common case, first
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(
+            f"matmul: both operands need at least 1 dimension, got shapes {x.shape} and {y.shape}"
+        )
+    if x.ndim > 2 and y.ndim == 2 and x.shape[-1] == y.shape[0]:
+        # (..., n, k) @ (k, m) is one 2-D product: far faster than broadcasting y over the batch
+        rows = 1
+        for n in x.shape[:-1]:
+            rows *= n  # not -1: reshape cannot infer a size from an empty tensor
+        out = MatMul.apply(reshape(x, (rows, x.shape[-1])), y)
+        return reshape(out, x.shape[:-1] + (y.shape[1],))
+    xs = reshape(x, (1,) + x.shape) if x.ndim == 1 else x
+    ys = reshape(y, y.shape + (1,)) if y.ndim == 1 else y
+    if xs.shape[-1] != ys.shape[-2]:
+        raise ValueError(
+            f"matmul: shapes {x.shape} and {y.shape} are not aligned: "
+            f"{xs.shape[-1]} (last axis of the first) != {ys.shape[-2]} (second-to-last of the second)"
+        )
+    batch = _broadcast_shape("matmul", xs.shape[:-2], ys.shape[:-2])
+    if xs.shape[:-2] != batch:
+        xs = broadcast_to(xs, batch + xs.shape[-2:])
+    if ys.shape[:-2] != batch:
+        ys = broadcast_to(ys, batch + ys.shape[-2:])
+    out = MatMul.apply(xs, ys)
+    if x.ndim == 1:
+        out = reshape(out, out.shape[:-2] + out.shape[-1:])
+    if y.ndim == 1:
+        out = reshape(out, out.shape[:-1])
+    return out
+
+
+# Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
+from ._common import _broadcast_shape, _const  # noqa: E402
+from .shape import Transpose, broadcast_to, reshape, transpose  # noqa: E402

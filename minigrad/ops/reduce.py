@@ -1,0 +1,64 @@
+"""Reductions: sum and max over axes (mean, var, min, logsumexp are compositions in functional.py)."""
+
+from __future__ import annotations
+
+import builtins
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+
+# ---- reductions --------------------------------------------------------------------------------------
+
+
+class Sum(Function):
+    """out = x.sum(axes, keepdims);  vjp: gx = broadcast_to(g with the summed axes kept, x.shape)"""
+
+    @staticmethod
+    def forward(ctx, x, axes=(), keepdims=False):
+        ctx.shape, ctx.axes = x.shape, axes
+        return x.sum(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return broadcast_to(reshape(g, _keep_shape(ctx.shape, ctx.axes)), ctx.shape)
+
+
+def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = _normalize_axis("sum", axis, x.ndim)
+    if x.dtype.kind == "b":
+        x = astype(x, backend.int64)
+    return Sum.apply(x, axes=axes, keepdims=keepdims)
+
+
+class Max(Function):
+    """out = x.max(axes, keepdims);  vjp: g goes to the maximal entries (shared evenly between ties)"""
+
+    @staticmethod
+    def forward(ctx, x, axes=(), keepdims=False):
+        xp = ctx.xp
+        out_k = x.max(axis=axes, keepdims=True)
+        mask = (x == out_k).astype(x.dtype)
+        ctx.save_for_backward(mask / mask.sum(axis=axes, keepdims=True))
+        ctx.shape, ctx.axes = x.shape, axes
+        return out_k if keepdims else xp.squeeze(out_k, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        (weights,) = ctx.saved_tensors
+        return broadcast_to(reshape(g, _keep_shape(ctx.shape, ctx.axes)), ctx.shape) * weights
+
+
+def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = _normalize_axis("max", axis, x.ndim)
+    if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
+        raise ValueError(
+            f"max: cannot reduce an empty tensor of shape {x.shape} (the maximum has no identity)"
+        )
+    return Max.apply(x, axes=axes, keepdims=keepdims)
+
+
+# Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
+from ._common import _keep_shape, _normalize_axis  # noqa: E402
+from .elementwise import astype  # noqa: E402
+from .shape import broadcast_to, reshape  # noqa: E402

@@ -1,0 +1,322 @@
+"""Shape primitives: reshape, transpose, broadcast_to (the one place gradients are summed back to a
+shape), getitem and its scatter-add VJP, concatenate, stack and pad."""
+
+from __future__ import annotations
+
+import builtins
+import math
+
+from .. import backend
+from ..autograd import Function, _share_if_view, is_grad_enabled
+from ..tensor import Tensor
+
+# ---- shape -------------------------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    """out = x.reshape(shape);  vjp: gx = g.reshape(x.shape)"""
+
+    _makes_views = True  # its output may share the input's memory: in-place edits show in both
+
+    @staticmethod
+    def forward(ctx, x, shape=()):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return reshape(g, ctx.shape)
+
+
+def reshape(x: Tensor, shape) -> Tensor:
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if shape == x.data.shape:
+        return x
+    if -1 not in shape and math.prod(shape) == x.data.size:
+        return Reshape.apply(x, shape=shape)  # the common case, without the checks below
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if (
+        shape.count(-1) > 1
+        or (known != x.size and -1 not in shape)
+        or (-1 in shape and (known == 0 or x.size % known))
+    ):
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}"
+        )
+    try:
+        return Reshape.apply(x, shape=shape)
+    except (
+        ValueError,
+        TypeError,
+    ) as e:  # e.g. a size below -1, which the count above does not catch
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}: {e}"
+        ) from None
+
+
+class Transpose(Function):
+    """out = x.transpose(axes);  vjp: gx = g.transpose(inverse permutation)"""
+
+    _makes_views = True  # its output may share the input's memory: in-place edits show in both
+
+    @staticmethod
+    def forward(ctx, x, axes=None):
+        ctx.axes = axes
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.axes)
+        for i, a in enumerate(ctx.axes):
+            inverse[a] = i
+        return transpose(g, tuple(inverse))
+
+
+def transpose(x: Tensor, axes=None) -> Tensor:
+    """Permute the axes (reverse them when axes is None), like numpy.transpose."""
+    if axes is None:
+        if x.data.ndim == 2:
+            return Transpose.apply(x, axes=(1, 0))  # the common case, without the checks below
+        axes = tuple(range(x.ndim))[::-1]
+    axes = tuple(a % x.ndim if isinstance(a, int) and -x.ndim <= a < x.ndim else a for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(
+            f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}"
+        )
+    return Transpose.apply(x, axes=axes)
+
+
+class BroadcastTo(Function):
+    """out = broadcast_to(x, shape);  vjp: gx = g summed over the broadcast axes (the one place this happens)"""
+
+    _makes_views = True  # its output may share the input's memory: in-place edits show in both
+
+    @staticmethod
+    def forward(ctx, x, shape=()):
+        ctx.in_shape = x.shape
+        return ctx.xp.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        lead = g.ndim - len(ctx.in_shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(ctx.in_shape) if s == 1 and g.shape[lead + i] != 1
+        )
+        return reshape(sum(g, axes), ctx.in_shape) if axes else reshape(g, ctx.in_shape)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    if _broadcast_shape("broadcast_to", x.shape, shape) != shape:
+        raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {x.shape} to {shape}")
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def _index_data(index):
+    """Replace Tensors inside an index with their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return backend.cpu.xp.asarray(index)
+    return index
+
+
+def _is_basic(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return builtins.all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
+
+
+class GetItem(Function):
+    """out = x[index];  vjp: gx = zeros_like(x) with g added at index (repeated indices add up)"""
+
+    _makes_views = True  # its output may share the input's memory: in-place edits show in both
+
+    _scatters = True  # without create_graph the engine adds g straight into x's gradient buffer
+
+    @staticmethod
+    def forward(ctx, x, index=None):
+        ctx.shape, ctx.index = x.shape, index
+        ctx.basic = _is_basic(index)
+        return x[index]
+
+    def _scatter_into(ctx, buf, g) -> None:
+        if ctx.basic:
+            buf[ctx.index] += g
+        else:
+            ctx.xp.add.at(buf, ctx.index, g)
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexAdd.apply(g, index=ctx.index, shape=ctx.shape)
+
+
+class IndexAdd(Function):
+    """out = zeros(shape); out[index] += g, repeats accumulating (the VJP of getitem);  vjp: gg = gout[index]"""
+
+    @staticmethod
+    def forward(ctx, g, index=None, shape=()):
+        ctx.index = index
+        out = ctx.xp.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g
+        else:
+            ctx.xp.add.at(out, index, g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gout):
+        return GetItem.apply(gout, index=ctx.index)
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    """x[index] with ints, slices, Ellipsis, None, integer arrays and boolean masks (NumPy rules)."""
+    index = _index_data(index)
+    if x.device.type != "cpu":
+        index = (
+            tuple(x.device.xp.asarray(i) if backend.is_array(i) else i for i in index)
+            if isinstance(index, tuple)
+            else (x.device.xp.asarray(index) if backend.is_array(index) else index)
+        )
+    try:
+        if not x.requires_grad or not is_grad_enabled():
+            out = Tensor._make(backend_wrap(x.data[index], x), x.device, False, None)
+            _share_if_view(out, x)
+            return out
+        if not _is_basic(
+            index
+        ):  # backward reads the index later: keep a private copy of its arrays
+            index = (
+                tuple(i.copy() if backend.is_array(i) else i for i in index)
+                if isinstance(index, tuple)
+                else index.copy()
+            )
+        return GetItem.apply(x, index=index)
+    except IndexError as e:
+        raise IndexError(f"getitem: bad index for a tensor of shape {x.shape}: {e}") from None
+
+
+def backend_wrap(a, like: Tensor):
+    return a if a.__class__ is like.device.array_type else like.device.xp.asarray(a)
+
+
+class Concatenate(Function):
+    """out = concatenate(xs, axis);  vjp: g split back into the inputs' slices along axis"""
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        ctx.axis = axis
+        ctx.sizes = [x.shape[axis] for x in xs]
+        return ctx.xp.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads, start = [], 0
+        lead = (slice(None),) * ctx.axis
+        for need, n in zip(ctx.needs_input_grad, ctx.sizes):
+            grads.append(getitem(g, lead + (slice(start, start + n),)) if need else None)
+            start += n
+        return tuple(grads)
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate: expected a non-empty sequence of tensors")
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if first is None:
+        raise TypeError("concatenate: expected Tensors")
+    tensors = [_const(t, first) for t in tensors]
+    nd = first.ndim
+    if nd == 0:
+        raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
+    (ax,) = _normalize_axis("concatenate", axis, nd)
+    for t in tensors:
+        if (
+            t.ndim != nd
+            or t.shape[:ax] + t.shape[ax + 1 :] != first.shape[:ax] + first.shape[ax + 1 :]
+        ):
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise ValueError(f"concatenate: shapes {shapes} must match except along axis {ax}")
+    return Concatenate.apply(*tensors, axis=ax)
+
+
+class Stack(Function):
+    """out = stack(xs, axis);  vjp: gx_i = g[..., i, ...] (the slice at position i along axis)"""
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        ctx.axis = axis
+        return ctx.xp.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        lead = (slice(None),) * ctx.axis
+        return tuple(
+            getitem(g, lead + (i,)) if need else None for i, need in enumerate(ctx.needs_input_grad)
+        )
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if first is None:
+        raise TypeError("stack: expected Tensors")
+    tensors = [_const(t, first) for t in tensors]
+    shape = first.shape
+    for t in tensors:
+        if t.shape != shape:
+            raise ValueError(
+                f"stack: all tensors must have the same shape, got {shape} and {t.shape}"
+            )
+    nd = len(shape) + 1
+    if not -nd <= axis < nd:
+        raise IndexError(f"stack: axis {axis} is out of range for a result with {nd} dimensions")
+    return Stack.apply(*tensors, axis=axis % nd)
+
+
+class Pad(Function):
+    """out = pad(x, pad_width, constant value);  vjp: gx = g[the slices that hold x]"""
+
+    @staticmethod
+    def forward(ctx, x, pad_width=(), value=0.0):
+        ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))
+        return ctx.xp.pad(x, pad_width, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return getitem(g, ctx.slices)
+
+
+def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
+    """Constant padding, NumPy style: pad_width is ((before, after),) per axis, or one (before, after)
+    pair / one int for every axis."""
+    if isinstance(pad_width, int):
+        pad_width = ((pad_width, pad_width),) * x.ndim
+    pad_width = tuple(pad_width)
+    if len(pad_width) == 2 and builtins.all(isinstance(p, int) for p in pad_width):
+        pad_width = (tuple(pad_width),) * x.ndim
+    pad_width = tuple(tuple(p) for p in pad_width)
+    if len(pad_width) != x.ndim or builtins.any(
+        len(p) != 2 or builtins.min(p) < 0 for p in pad_width
+    ):
+        raise ValueError(
+            f"pad: pad_width {pad_width} must give a non-negative (before, after) for each of the {x.ndim} axes"
+        )
+    if x.ndim == 0:
+        return x  # a 0-d tensor has no axis to pad (numpy returns it unchanged)
+    return Pad.apply(x, pad_width=pad_width, value=value)
+
+
+# Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
+from ._common import _broadcast_shape, _const, _normalize_axis  # noqa: E402
+from .reduce import sum  # noqa: E402
