@@ -161,10 +161,10 @@ class Function:
             record = record and _mode.enabled
             out = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
         raw = out
-        if out.__class__ is not dev.array_type:
-            out = dev.xp.asarray(
-                out
-            )  # numpy turns 0-d results into scalars; keep arrays everywhere
+        if out.__class__ is not dev.array_type and not _is_array(out):
+            # numpy turns 0-d results into scalars: keep arrays everywhere (ToDevice returns another
+            # device's array, which is kept as it is)
+            out = dev.xp.asarray(out)
         if _anomaly[0]:
             _check_anomaly(cls, "forward", out, inputs)
         if not record:  # the cheap path: one array call and a Tensor wrapper
@@ -215,9 +215,8 @@ class Function:
                     break
             else:
                 if s is out:
-                    saved.append(
-                        (_OUTPUT, result._version)
-                    )  # rebuilt on demand (no node->output cycle)
+                    # the output is rebuilt on demand (no node -> output cycle)
+                    saved.append((_OUTPUT, result._version))
                     self._out = result.data
                     self._dev = result.device
                     self._out_ref = weakref.ref(result)  # to notice in-place edits of the output
@@ -225,9 +224,8 @@ class Function:
                     saved.append((None, 0))
                 else:
                     if s.__class__ is not result.data.__class__:
-                        s = result.device.xp.asarray(
-                            s
-                        )  # a 0-d intermediate that numpy made a scalar
+                        # a 0-d intermediate that numpy made a scalar
+                        s = result.device.xp.asarray(s)
                     saved.append((Tensor._make(s, result.device, False, None), 0))
         self._saved = saved
 
@@ -647,6 +645,7 @@ def _register_retain(tensor) -> None:
 
 from .anomaly import detect_anomaly, graph_stats  # noqa: E402
 from .backend import device_of as _device_of  # noqa: E402
+from .backend import is_array as _is_array  # noqa: E402
 from .tensor import Tensor  # noqa: E402  (Tensor and Function refer to each other)
 
 __all__ = [

@@ -277,9 +277,8 @@ def take(x: Tensor, indices, axis=None) -> Tensor:
 def masked_fill(x: Tensor, mask, value) -> Tensor:
     """Return x with `value` where mask is True (mask broadcasts against x)."""
     fill = _const(value, x) if not isinstance(value, Tensor) else value
-    ops._broadcast_shape(
-        "masked_fill", getattr(mask, "shape", ()), x.shape
-    )  # name this op in a shape error
+    # name this op in a shape error
+    ops._broadcast_shape("masked_fill", getattr(mask, "shape", ()), x.shape)
     return ops.where(mask, fill, x)
 
 

@@ -23,9 +23,8 @@ def _check(name: str, tensor) -> None:
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write an array of values (any float dtype, same shape) into tensor, in place."""
     with no_grad():
-        values = tensor.device.xp.asarray(
-            values, dtype=tensor.dtype
-        )  # 0-d draws may come back as scalars
+        # 0-d draws may come back as scalars
+        values = tensor.device.xp.asarray(values, dtype=tensor.dtype)
         tensor.copy_(Tensor._make(values, tensor.device, False, None))
     return tensor
 

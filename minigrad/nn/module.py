@@ -67,9 +67,8 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        self.__dict__.get("_buffers", {}).pop(
-            name, None
-        )  # a later plain Tensor there is not a buffer
+        # a later plain Tensor under this name is not a buffer
+        self.__dict__.get("_buffers", {}).pop(name, None)
         object.__delattr__(self, name)
 
     # ---- walking the attributes ------------------------------------------------------------------

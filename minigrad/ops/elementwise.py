@@ -106,9 +106,8 @@ def div(x, y) -> Tensor:
         and x.dtype.kind != "f"
         and (not isinstance(y, Tensor) or y.dtype.kind != "f")
     ):
-        x = astype(
-            x, backend.get_default_dtype()
-        )  # true division of integers gives floats, as in NumPy
+        # true division of integers gives floats, as in NumPy
+        x = astype(x, backend.get_default_dtype())
     return _binary(Div, x, y)
 
 
@@ -433,9 +432,8 @@ def astype(x: Tensor, dtype) -> Tensor:
     if dtype == x.dtype:
         return x
     if x.requires_grad and dtype.kind != "f" and is_grad_enabled():
-        return Tensor._make(
-            x.data.astype(dtype), x.device, False, None
-        )  # integer results: no gradient
+        # integer results carry no gradient
+        return Tensor._make(x.data.astype(dtype), x.device, False, None)
     return Cast.apply(x, dtype=dtype)
 
 
@@ -455,9 +453,8 @@ class ToDevice(Function):
         return to_device(g, ctx.src)
 
     @classmethod
-    def apply(
-        cls, x, device=None
-    ):  # NOTE: the one op whose output lives on another device than its input
+    def apply(cls, x, device=None):
+        # NOTE: the one op whose output lives on another device than its input
         t = super().apply(x, device=device)
         t.device = device
         return t

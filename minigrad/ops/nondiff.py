@@ -27,9 +27,8 @@ def compare(op: str, x, y) -> Tensor:
 
 
 def logical_not(x: Tensor) -> Tensor:
-    out = x.device.xp.asarray(
-        x.device.xp.logical_not(x.data)
-    )  # asarray: numpy gives a scalar for 0-d input
+    # asarray: numpy gives a scalar for 0-d input
+    out = x.device.xp.asarray(x.device.xp.logical_not(x.data))
     return Tensor._make(out, x.device, False, None)
 
 
