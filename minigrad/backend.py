@@ -59,10 +59,6 @@ def as_dtype(dtype):
     return d
 
 
-def is_floating(dtype) -> bool:
-    return dtype.kind == "f"
-
-
 class Device:
     """A place where arrays live. `xp` is its array module; `rng` its random generator."""
 
@@ -76,9 +72,6 @@ class Device:
 
     def manual_seed(self, seed: int) -> None:
         self.rng = self._rng_factory(seed)
-
-    def asarray(self, data, dtype=None):
-        return self.xp.asarray(data, dtype=dtype)
 
     def __repr__(self) -> str:
         return (

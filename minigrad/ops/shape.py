@@ -128,6 +128,10 @@ def _index_data(index):
     return index
 
 
+def _copy(i):
+    return i.copy() if backend.is_array(i) else i
+
+
 def _is_basic(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)
     return builtins.all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
@@ -142,8 +146,10 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, index=None):
-        ctx.shape, ctx.index = x.shape, index
         ctx.basic = _is_basic(index)
+        if not ctx.basic:  # backward reads the index later: keep a private copy of its arrays
+            index = tuple(_copy(i) for i in index) if isinstance(index, tuple) else _copy(index)
+        ctx.shape, ctx.index = x.shape, index
         return x[index]
 
     def _scatter_into(ctx, buf, g) -> None:
@@ -189,14 +195,6 @@ def getitem(x: Tensor, index) -> Tensor:
             out = Tensor._make(backend_wrap(x.data[index], x), x.device, False, None)
             _share_if_view(out, x)
             return out
-        if not _is_basic(
-            index
-        ):  # backward reads the index later: keep a private copy of its arrays
-            index = (
-                tuple(i.copy() if backend.is_array(i) else i for i in index)
-                if isinstance(index, tuple)
-                else index.copy()
-            )
         return GetItem.apply(x, index=index)
     except IndexError as e:
         raise IndexError(f"getitem: bad index for a tensor of shape {x.shape}: {e}") from None
