@@ -100,7 +100,7 @@ def graph_stats(t) -> dict:
         nodes.append(node)
         if node._out is not None:
             arrays[id(node._out)] = node._out.nbytes
-        for item, _ in node._saved or ():
+        for item in node._saved or ():
             if isinstance(item, autograd.Tensor):
                 arrays[id(item.data)] = item.data.nbytes
         for p in node._parents:

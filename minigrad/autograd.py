@@ -113,16 +113,22 @@ class Function:
     """
 
     needs_input_grad: tuple = ()
-    _saved = None
+    _saved = None  # what forward saved: a tuple of input Tensors, or general entries (_resolve_saved)
+    _versions = None  # None: every saved tensor is an input that was at version 0 when saved
     _freed = False
+    _special = False  # True sends the node down the engine's slow path (hooks, freed, scatter, ...)
+    _is_node = True  # graph parents are nodes (Functions) or leaves (Tensors, where this is False)
     _hooks = None
     _retained = None
     _out = None
     _scatters = False  # True for getitem: the engine then calls _scatter_into instead of backward
     _defers_rhs = False  # True for matmul: the engine may batch its right operand's gradient terms
-    _makes_views = (
-        False  # True for ops whose output may share the first input's memory (reshape, ...)
-    )
+    _makes_views = False  # True for ops whose output may share the first input's memory (reshape, ...)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls._scatters or cls._defers_rhs:
+            cls._special = True
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -141,25 +147,31 @@ class Function:
         x = inputs[0]
         dev = x.device
         ctx.xp = dev.xp
-        # NOTE: the one- and two-input cases are spelled out: this is the hottest code in minigrad.
-        if len(inputs) == 1:
-            record = x.requires_grad and _mode.enabled
-            out = cls.forward(ctx, x.data, **kwargs)
-        elif len(inputs) == 2:
+        # NOTE: the two- and one-input cases are spelled out: this is the hottest code in minigrad.
+        n = len(inputs)
+        if n == 2:
             y = inputs[1]
             if y.device is not dev:
                 _raise_device_mismatch(cls, inputs)
+            if kwargs:
+                out = cls.forward(ctx, x.data, y.data, **kwargs)
+            else:
+                out = cls.forward(ctx, x.data, y.data)
             record = (x.requires_grad or y.requires_grad) and _mode.enabled
-            out = cls.forward(ctx, x.data, y.data, **kwargs)
+        elif n == 1:
+            if kwargs:
+                out = cls.forward(ctx, x.data, **kwargs)
+            else:
+                out = cls.forward(ctx, x.data)
+            record = x.requires_grad and _mode.enabled
         else:
             record = False
             for t in inputs:
                 if t.device is not dev:
                     _raise_device_mismatch(cls, inputs)
-                if t.requires_grad:
-                    record = True
-            record = record and _mode.enabled
+                record = record or t.requires_grad
             out = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+            record = record and _mode.enabled
         raw = out
         if out.__class__ is not dev.array_type and not _is_array(out):
             # numpy turns 0-d results into scalars: keep arrays everywhere (ToDevice returns another
@@ -176,7 +188,7 @@ class Function:
         ctx._shape = out.shape  # the engine checks gradients against these
         ctx._dtype = out.dtype
         # a parent is the node that made an input, or the input itself when it is a leaf
-        if len(inputs) == 2:
+        if n == 2:
             rx, ry = x.requires_grad, y.requires_grad
             ctx.needs_input_grad = (rx, ry)
             ctx._parents = ((x.grad_fn or x) if rx else None, (y.grad_fn or y) if ry else None)
@@ -186,8 +198,21 @@ class Function:
         result = Tensor._make(out, dev, True, ctx)
         if cls._makes_views:
             _share_if_view(result, x)
-        if ctx._saved is not None:
-            ctx._resolve_saved(inputs, raw, result)
+        saved = ctx._saved
+        if saved is not None:
+            # NOTE: the two common cases are spelled out; _resolve_saved handles everything
+            if n == 2 and len(saved) == 2 and saved[0] is x.data and saved[1] is y.data:
+                ctx._saved = inputs  # both inputs (mul, matmul, ...)
+                if x._vbox is not None or y._vbox is not None:
+                    ctx._versions = (x._version, y._version)
+            elif n == 1 and len(saved) == 1 and saved[0] is raw:
+                ctx._saved = (_OUTPUT,)  # only the output (tanh, sigmoid, exp)
+                ctx._versions = (result._version,)
+                ctx._out = out
+                ctx._dev = dev
+                ctx._out_ref = weakref.ref(result)  # to notice in-place edits of the output
+            else:
+                ctx._resolve_saved(inputs, raw, result)
         if _anomaly[0]:
             ctx._stack = _user_stack()
         return result
@@ -198,51 +223,53 @@ class Function:
         self._saved = arrays
 
     def _resolve_saved(self, inputs, out, result) -> None:
-        if (
-            len(inputs) == 2 and len(self._saved) == 2
-        ):  # the common (x, y) case, spelled out for speed
-            x, y = inputs
-            a, b = self._saved
-            if a is x.data and b is y.data:
-                vx, vy = x._vbox, y._vbox  # the version counters, read without the property's cost
-                self._saved = ((x, vx[0] if vx else 0), (y, vy[0] if vy else 0))
-                return
-        saved = []
+        """Turn the saved arrays into graph-connected tensors, each with the version it had now."""
+        saved, versions = [], []
         for s in self._saved:
             for t in inputs:
                 if s is t.data:
-                    saved.append((t, t._version))  # an input: the graph-connected tensor itself
+                    saved.append(t)  # an input: the graph-connected tensor itself
+                    versions.append(t._version)
                     break
             else:
                 if s is out:
                     # the output is rebuilt on demand (no node -> output cycle)
-                    saved.append((_OUTPUT, result._version))
+                    saved.append(_OUTPUT)
+                    versions.append(result._version)
                     self._out = result.data
                     self._dev = result.device
                     self._out_ref = weakref.ref(result)  # to notice in-place edits of the output
                 elif s is None:
-                    saved.append((None, 0))
+                    saved.append(None)
+                    versions.append(0)
                 else:
                     if s.__class__ is not result.data.__class__:
                         # a 0-d intermediate that numpy made a scalar
                         s = result.device.xp.asarray(s)
-                    saved.append((Tensor._make(s, result.device, False, None), 0))
-        self._saved = saved
+                    saved.append(Tensor._make(s, result.device, False, None))
+                    versions.append(0)
+        self._saved = tuple(saved)
+        self._versions = tuple(versions)
 
     @property
     def saved_tensors(self) -> tuple:
+        saved = self._saved
+        if self._versions is None and saved is not None:
+            # the fast case: only inputs, all at version 0 when saved
+            for t in saved:
+                if t._vbox is not None and t._vbox[0] != 0:
+                    raise _modified_error(self, t, 0)
+            return saved
         if self._freed:
             raise _freed_error(self)
+        if saved is None:
+            return ()
         out = []
-        for t, version in self._saved or ():
+        for t, version in zip(saved, self._versions):
             if t is _OUTPUT:
                 out.append(self._output_tensor(version))
             elif t is not None and t._version != version:
-                raise RuntimeError(
-                    f"{self.name()}: one of the tensors saved for backward (shape {t.shape}) was modified "
-                    f"in place after it was used (version {version} -> {t._version}); gradients would be "
-                    "wrong. Use an out-of-place op (x = x + y instead of x += y) or clone() first."
-                )
+                raise _modified_error(self, t, version)
             else:
                 out.append(t)
         return tuple(out)
@@ -263,6 +290,7 @@ class Function:
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(fn)
+        self._special = True
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
@@ -273,6 +301,14 @@ def _freed_error(node) -> RuntimeError:
         f"Trying to backward through the graph a second time: {node.name()} has already freed its "
         "saved tensors. Pass retain_graph=True to the first backward() if you need to backward "
         "twice, or detach() tensors (e.g. a carried hidden state) that should not join the graph."
+    )
+
+
+def _modified_error(node, t, version) -> RuntimeError:
+    return RuntimeError(
+        f"{node.name()}: one of the tensors saved for backward (shape {t.shape}) was modified "
+        f"in place after it was used (version {version} -> {t._version}); gradients would be "
+        "wrong. Use an out-of-place op (x = x + y instead of x += y) or clone() first."
     )
 
 
@@ -364,21 +400,18 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
         node = stack.pop()
         nodes.append(node)
         for p in node._parents:
-            if (
-                p is not None
-                and p not in seen
-                and p.__class__ is not Tensor
-                and isinstance(p, Function)
-            ):
+            if p is not None and p._is_node and p not in seen:
                 seen.add(p)
                 stack.append(p)
     nodes.sort(key=_seq_key, reverse=True)
 
     prev = _mode.enabled
     _mode.enabled = create_graph
+    anomaly = _anomaly[0]
+    fast = not create_graph  # gradient buffers may be updated in place (nothing records them)
+    plain = fast and capture is None and not anomaly  # most nodes need nothing but their backward
     try:
         owned = set()  # ids of gradient buffers this pass allocated itself: safe to update in place
-        fast = not create_graph
         pending = {}  # key -> [(x, g), ...]: x^T @ g terms of a matmul's right operand, summed at once
         for node in nodes:
             g = grads.pop(node, None)
@@ -387,31 +420,34 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
             if g is None:
                 continue
             owned.discard(id(g))  # from here on g may be shared (Add.backward returns it twice)
-            if node._freed:
-                raise _freed_error(node)
-            if node._hooks is not None or node._retained is not None or capture is not None:
-                g = _node_extras(node, g, capture)
-            if _anomaly[0]:
-                _mode.anomaly_node = node  # lets a NaN raised inside backward name this node
-            if fast and node._scatters:
-                # NOTE: x[t] in a loop over t would otherwise build one full-size zero gradient per
-                # slice (quadratic in sequence length); scatter every slice into one buffer instead.
-                _scatter(node, g, grads, leaf_grads, owned)
-                if not retain_graph:
-                    node._freed = True
-                continue
-            if (
-                fast
-                and node._defers_rhs
-                and node.needs_input_grad[1]
-                and _defer_rhs(node, g, pending)
-            ):
-                # NOTE: W used at every time step gets sum_t h_t^T g_t as ONE matmul of the stacked
-                # terms when W's node is reached, instead of T thin matmuls and T - 1 additions.
-                need = node.needs_input_grad
-                node.needs_input_grad = (need[0], False)
-                gins = type(node).backward(node, g)
-                node.needs_input_grad = need
+            if node._special or not plain:  # the rare cases, all behind this one test
+                if node._freed:
+                    raise _freed_error(node)
+                if node._hooks is not None or node._retained is not None or capture is not None:
+                    g = _node_extras(node, g, capture)
+                if anomaly:
+                    _mode.anomaly_node = node  # lets a NaN raised inside backward name this node
+                if fast and node._scatters:
+                    # NOTE: x[t] in a loop over t would otherwise build one full-size zero gradient per
+                    # slice (quadratic in sequence length); scatter every slice into one buffer instead.
+                    _scatter(node, g, grads, leaf_grads, owned)
+                    if not retain_graph:
+                        node._freed = True
+                    continue
+                if (
+                    fast
+                    and node._defers_rhs
+                    and node.needs_input_grad[1]
+                    and _defer_rhs(node, g, pending)
+                ):
+                    # NOTE: W used at every time step gets sum_t h_t^T g_t as ONE matmul of the stacked
+                    # terms when W's node is reached, instead of T thin matmuls and T - 1 additions.
+                    need = node.needs_input_grad
+                    node.needs_input_grad = (need[0], False)
+                    gins = type(node).backward(node, g)
+                    node.needs_input_grad = need
+                else:
+                    gins = type(node).backward(node, g)
             else:
                 gins = type(node).backward(node, g)
             if gins.__class__ is not tuple:
@@ -425,33 +461,34 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
             for p, gi in zip(parents, gins):
                 if p is None or gi is None:
                     continue
-                if p.__class__ is Tensor or not isinstance(p, Function):  # a leaf
+                if p._is_node:
                     if (
                         gi.__class__ is not Tensor
-                        or gi.data.shape != p.data.shape
-                        or gi.data.dtype != p.data.dtype
+                        or gi.data.shape != p._shape
+                        or gi.data.dtype is not p._dtype
                     ):
-                        gi = _check_grad(node, gi, p.data.shape, p.data.dtype)
+                        gi = _check_grad(node, gi, p._shape, p._dtype)
+                    old = grads.get(p)
+                    grads[p] = gi if old is None else _add(old, gi, owned, fast)
+                else:  # a leaf
+                    data = p.data
+                    if (
+                        gi.__class__ is not Tensor
+                        or gi.data.shape != data.shape
+                        or gi.data.dtype is not data.dtype
+                    ):
+                        gi = _check_grad(node, gi, data.shape, data.dtype)
                     entry = leaf_grads.get(id(p))
                     if entry is None:
                         leaf_grads[id(p)] = [p, gi]
                     else:
                         entry[1] = _add(entry[1], gi, owned, fast)
-                else:
-                    if (
-                        gi.__class__ is not Tensor
-                        or gi.data.shape != p._shape
-                        or gi.data.dtype != p._dtype
-                    ):
-                        gi = _check_grad(node, gi, p._shape, p._dtype)
-                    old = grads.get(p)
-                    grads[p] = gi if old is None else _add(old, gi, owned, fast)
-                if _anomaly[0]:
+                if anomaly:
                     _check_anomaly(node, "backward", gi.data, ())
             if not retain_graph:
                 node._saved = None
                 node._out = None
-                node._freed = True
+                node._freed = node._special = True
         for key, terms in pending.items():  # what is left belongs to leaves
             entry = leaf_grads.get(key)
             leaf = entry[0] if entry is not None else terms[0][2]
@@ -499,12 +536,11 @@ def _add(old, g, owned, fast):
 
 def _defer_rhs(node, g, pending) -> bool:
     """Queue x^T @ g for a 2-D matmul x @ y; False when the shapes need the general rule."""
-    x = node._saved[0][0]
-    if g.data.ndim != 2 or x.data.ndim != 2 or x._version != node._saved[0][1]:
+    x = node.saved_tensors[0]
+    if g.data.ndim != 2 or x.data.ndim != 2:
         return False
     p = node._parents[1]
-    leaf = p.__class__ is Tensor or not isinstance(p, Function)
-    key = id(p) if leaf else p
+    key = p if p._is_node else id(p)
     terms = pending.get(key)
     if terms is None:
         pending[key] = terms = []
@@ -534,7 +570,7 @@ def _flush_pending(terms, g, dtype, owned):
 def _scatter(node, g, grads, leaf_grads, owned):
     """Add the gradient of a slice x[index] into x's gradient buffer (allocated once, then reused)."""
     p = node._parents[0]
-    leaf = p.__class__ is Tensor or not isinstance(p, Function)
+    leaf = not p._is_node
     if leaf:
         entry = leaf_grads.get(id(p))
         old = entry[1] if entry is not None else None
@@ -580,7 +616,7 @@ def _check_grad(node, gi, shape, dtype):
         raise RuntimeError(
             f"{node.name()}.backward returned a gradient of shape {gi.shape} for an input of shape {shape}"
         )
-    return gi.astype(dtype) if gi.dtype != dtype else gi
+    return gi.astype(dtype) if gi.dtype != dtype else gi  # NOTE: callers compare dtypes with `is`
 
 
 _seq_key = operator.attrgetter("_seq")
@@ -641,6 +677,7 @@ def grad(
 
 def _register_retain(tensor) -> None:
     tensor.grad_fn._retained = weakref.ref(tensor)
+    tensor.grad_fn._special = True
 
 
 from .anomaly import detect_anomaly, graph_stats  # noqa: E402

@@ -39,6 +39,7 @@ class Tensor:
         "__weakref__",
     )
     __array_priority__ = 1000  # make numpy defer to Tensor's reflected operators
+    _is_node = False  # as a graph parent, a Tensor is a leaf (see Function._is_node)
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         t = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)

@@ -31,6 +31,9 @@ class MatMul(Function):
 
 def _swap_last(x: Tensor) -> Tensor:
     if x.data.ndim == 2:
+        fn = x.grad_fn
+        if fn.__class__ is Transpose and not fn._parents[0]._is_node:
+            return fn._parents[0]  # (W.T).T is the leaf W itself: no op (h @ W.T in every RNN step)
         return Transpose.apply(x, axes=(1, 0))
     axes = list(range(x.ndim))
     axes[-1], axes[-2] = axes[-2], axes[-1]
@@ -44,7 +47,8 @@ def matmul(x, y) -> Tensor:
         x = _const(x, y)
     if not isinstance(y, Tensor):
         y = _const(y, x)
-    if x.ndim == 2 and y.ndim == 2 and x.shape[1] == y.shape[0]:
+    xs, ys = x.data.shape, y.data.shape
+    if len(xs) == 2 and len(ys) == 2 and xs[1] == ys[0]:
         return MatMul.apply(x, y)  # the common case, first
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(

@@ -133,6 +133,8 @@ def _copy(i):
 
 
 def _is_basic(index) -> bool:
+    if index.__class__ is int or index.__class__ is slice:
+        return True  # x[t] and x[a:b], the common cases, without the loop below
     items = index if isinstance(index, tuple) else (index,)
     return builtins.all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
 
@@ -183,7 +185,8 @@ class IndexAdd(Function):
 
 def getitem(x: Tensor, index) -> Tensor:
     """x[index] with ints, slices, Ellipsis, None, integer arrays and boolean masks (NumPy rules)."""
-    index = _index_data(index)
+    if index.__class__ is not int:
+        index = _index_data(index)
     if x.device.type != "cpu":
         index = (
             tuple(x.device.xp.asarray(i) if backend.is_array(i) else i for i in index)
