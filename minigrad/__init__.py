@@ -73,8 +73,7 @@ from .ops import (
     transpose,
     where,
 )
-from .tensor import (
-    Tensor,
+from .creation import (
     arange,
     empty,
     eye,
@@ -93,6 +92,7 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .tensor import Tensor
 
 cat = concatenate
 clamp = clip

@@ -1,23 +1,13 @@
-"""Tensor: an array (numpy or cupy), its device, and its place in the graph; plus creation functions.
+"""Tensor: an array (numpy or cupy), its device, and its place in the graph.
 
 Tensor holds state and forwards every operation to `ops` and `functional` in one line, so the maths
-lives in one place. Methods follow NumPy/PyTorch names.
+lives in one place. Methods follow NumPy/PyTorch names. Creation functions live in `creation.py`.
 """
 
 from __future__ import annotations
 
 from . import backend
 from .backend import Device
-
-
-def _shape_arg(shape) -> tuple:
-    # zeros(2, 3) and zeros((2, 3)) both work, like PyTorch and NumPy
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    for s in shape:
-        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
-            raise ValueError(f"sizes must be non-negative integers, got {shape}")
-    return tuple(shape)
 
 
 class Tensor:
@@ -42,7 +32,7 @@ class Tensor:
     _is_node = False  # as a graph parent, a Tensor is a leaf (see Function._is_node)
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
-        t = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+        t = creation.tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
         self.data, self.device, self.requires_grad = t.data, t.device, t.requires_grad
         self.grad_fn = self.grad = self._hooks = self._vbox = None
 
@@ -561,204 +551,5 @@ def _shape_or_ints(args) -> tuple:
     return tuple(args)
 
 
-# ---- creation ----------------------------------------------------------------------------------------
-def _infer_dtype(data, arr):
-    if backend.is_array(data) or isinstance(data, backend.cpu.xp.generic):
-        return arr.dtype  # an array or numpy scalar keeps its dtype (float64 stays float64)
-    if arr.dtype.kind == "f":
-        return backend.get_default_dtype()  # Python floats become the default float32
-    if arr.dtype.kind in "iu":
-        return backend.int64
-    if arr.dtype.kind == "b":
-        return backend.bool_
-    raise TypeError(
-        f"cannot make a tensor from data of dtype {arr.dtype}; use numbers or arrays of numbers"
-    )
-
-
-def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor from a number, (nested) list, numpy/cupy array or Tensor (its data is copied).
-
-    A float numpy array keeps its dtype; Python floats become float32 (the default dtype); integers stay
-    integer (int64); bools stay bool.
-    """
-    dtype = backend.as_dtype(dtype)
-    if isinstance(data, Tensor):
-        data = data.data
-    if device is None:
-        dev = backend.device_of(data) if backend.is_array(data) else backend.cpu
-    else:
-        dev = backend.device(device)
-    src = backend.to_numpy(data) if (backend.is_array(data) and dev.type == "cpu") else data
-    if isinstance(src, (list, tuple)) and any(isinstance(v, Tensor) for v in _flat(src)):
-        src = [_untensor(v) for v in src]
-    try:
-        probe = backend.cpu.xp.asarray(src) if not backend.is_array(src) else src
-    except (ValueError, TypeError) as e:
-        raise ValueError(
-            f"tensor: cannot make a tensor from this data ({e}); nested lists must be rectangular"
-        ) from None
-    if probe.dtype.kind not in "fiub":
-        raise TypeError(f"tensor: data must be numeric, got dtype {probe.dtype}")
-    dtype = dtype or _infer_dtype(data, probe)
-    arr = dev.xp.array(probe, dtype=dtype, copy=True)
-    if requires_grad and dtype.kind != "f":
-        raise TypeError(
-            f"only floating point tensors can require gradients, got dtype {dtype}; pass dtype=mg.float32"
-        )
-    return Tensor._make(arr, dev, bool(requires_grad), None)
-
-
-def _flat(seq):
-    for v in seq:
-        if isinstance(v, (list, tuple)):
-            yield from _flat(v)
-        else:
-            yield v
-
-
-def _untensor(v):
-    if isinstance(v, Tensor):
-        return backend.to_numpy(v.data)
-    if isinstance(v, (list, tuple)):
-        return [_untensor(u) for u in v]
-    return v
-
-
-def from_numpy(array) -> Tensor:
-    """Wrap a numpy array without copying (they share memory), like torch.from_numpy."""
-    if not isinstance(array, backend.cpu.xp.ndarray):
-        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
-    return Tensor._make(array, backend.cpu, False, None)
-
-
-def _new(arr, dev, requires_grad) -> Tensor:
-    if requires_grad and arr.dtype.kind != "f":
-        raise TypeError(f"only floating point tensors can require gradients, got dtype {arr.dtype}")
-    return Tensor._make(arr, dev, bool(requires_grad), None)
-
-
-def _float_dtype(dtype):
-    return backend.as_dtype(dtype) or backend.get_default_dtype()
-
-
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    dev = backend.device(device)
-    return _new(dev.xp.zeros(_shape_arg(size), dtype=_float_dtype(dtype)), dev, requires_grad)
-
-
-def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    dev = backend.device(device)
-    return _new(dev.xp.ones(_shape_arg(size), dtype=_float_dtype(dtype)), dev, requires_grad)
-
-
-def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    dev = backend.device(device)
-    if dtype is None:
-        dtype = backend.as_dtype(tensor(fill_value).dtype)
-    return _new(
-        dev.xp.full(_shape_arg((size,)), fill_value, dtype=backend.as_dtype(dtype)),
-        dev,
-        requires_grad,
-    )
-
-
-def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
-
-
-def arange(
-    start, stop=None, step=1, dtype=None, device=None, requires_grad: bool = False
-) -> Tensor:
-    """Like numpy.arange: integers when all arguments are integers, else the default float dtype."""
-    if stop is None:
-        start, stop = 0, start
-    if step == 0:
-        raise ValueError("arange: step must not be zero")
-    dev = backend.device(device)
-    if dtype is None:
-        ints = all(isinstance(v, int) for v in (start, stop, step))
-        dtype = backend.int64 if ints else backend.get_default_dtype()
-    return _new(dev.xp.arange(start, stop, step, dtype=backend.as_dtype(dtype)), dev, requires_grad)
-
-
-def linspace(start, stop, num, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    _shape_arg((num,))  # a clear error for a negative or non-integer count
-    dev = backend.device(device)
-    return _new(dev.xp.linspace(start, stop, num, dtype=_float_dtype(dtype)), dev, requires_grad)
-
-
-def eye(
-    n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False
-) -> Tensor:
-    _shape_arg((n,) if m is None else (n, m))
-    dev = backend.device(device)
-    return _new(dev.xp.eye(n, m, dtype=_float_dtype(dtype)), dev, requires_grad)
-
-
-def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    dev = backend.device(device) if device is not None else t.device
-    return _new(dev.xp.zeros(t.shape, dtype=backend.as_dtype(dtype) or t.dtype), dev, requires_grad)
-
-
-def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    dev = backend.device(device) if device is not None else t.device
-    return _new(dev.xp.ones(t.shape, dtype=backend.as_dtype(dtype) or t.dtype), dev, requires_grad)
-
-
-def full_like(
-    t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False
-) -> Tensor:
-    dev = backend.device(device) if device is not None else t.device
-    return _new(
-        dev.xp.full(t.shape, fill_value, dtype=backend.as_dtype(dtype) or t.dtype),
-        dev,
-        requires_grad,
-    )
-
-
-def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the device's seeded generator (see mg.manual_seed)."""
-    dev = backend.device(device)
-    dt = _float_dtype(dtype)
-    arr = dev.rng.standard_normal(_shape_arg(size), dtype=backend.float64).astype(dt)
-    return _new(arr, dev, requires_grad)
-
-
-def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the device's seeded generator."""
-    dev = backend.device(device)
-    arr = dev.rng.random(_shape_arg(size), dtype=backend.float64).astype(_float_dtype(dtype))
-    return _new(arr, dev, requires_grad)
-
-
-def uniform(
-    *size, low: float = 0.0, high: float = 1.0, dtype=None, device=None, requires_grad: bool = False
-) -> Tensor:
-    """Uniform samples in [low, high) from the device's seeded generator."""
-    if not high >= low:
-        raise ValueError(f"uniform: need low <= high, got low={low}, high={high}")
-    dev = backend.device(device)
-    arr = dev.rng.uniform(low, high, _shape_arg(size)).astype(_float_dtype(dtype))
-    return _new(arr, dev, requires_grad)
-
-
-def randint(low: int, high: int, size, dtype=None, device=None) -> Tensor:
-    """Integers in [low, high) from the device's seeded generator."""
-    if not low < high:
-        raise ValueError(f"randint: need low < high, got low={low}, high={high}")
-    dev = backend.device(device)
-    size = size if isinstance(size, tuple) else (size,)
-    arr = dev.rng.integers(low, high, size=size).astype(backend.as_dtype(dtype) or backend.int64)
-    return Tensor._make(arr, dev, False, None)
-
-
-def randperm(n: int, dtype=None, device=None) -> Tensor:
-    _shape_arg((n,))
-    dev = backend.device(device)
-    arr = dev.rng.permutation(n).astype(backend.as_dtype(dtype) or backend.int64)
-    return Tensor._make(arr, dev, False, None)
-
-
-from . import autograd, ops  # noqa: E402  (the methods above forward to these modules)
+from . import autograd, creation, ops  # noqa: E402  (the methods above forward to these modules)
 from . import functional as F  # noqa: E402

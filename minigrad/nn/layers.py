@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import backend
-from ..tensor import Tensor, ones, zeros
+from ..creation import ones, zeros
+from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import backend
-from ..tensor import Tensor, tensor
+from ..creation import tensor
+from ..tensor import Tensor
 
 
 class Parameter(Tensor):

@@ -12,7 +12,8 @@ import warnings
 
 from .. import backend, ops
 from .. import functional as MF
-from ..tensor import Tensor, zeros
+from ..creation import zeros
+from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module

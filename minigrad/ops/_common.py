@@ -17,7 +17,7 @@ def _const(value, like: Tensor | None) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if like is None:
-        from ..tensor import tensor
+        from ..creation import tensor
 
         return tensor(value)
     dev = like.device

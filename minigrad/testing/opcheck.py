@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from .. import autograd, backend
-from ..tensor import Tensor, tensor
+from ..creation import tensor
+from ..tensor import Tensor
 from .gradcheck import gradcheck, gradgradcheck
 from .strategies import broadcastable_shapes, shapes, spaced_floats, valid_axes
 

@@ -10,7 +10,7 @@ import hypothesis.extra.numpy as hnp
 from hypothesis import strategies as st
 
 from .. import backend
-from ..tensor import tensor
+from ..creation import tensor
 
 __all__ = ["shapes", "broadcastable_shapes", "tensors", "valid_axes", "spaced_floats"]
 
