@@ -4,8 +4,12 @@ The arrays are tiny, so the time is almost all framework overhead (op dispatch, 
 backward traversal). Two variants:
   (a) y = y * c   with c a constant (16,) tensor that does not require grad
   (b) y = y * w   with w a leaf that requires grad (w.grad accumulates 2,000 terms)
-Candidates: minigrad, PyTorch (if installed) and raw NumPy (the forward chain plus a hand-written
-backward chain: the floor any Python-level framework is measured against).
+Candidates: minigrad, PyTorch (if installed), raw NumPy (the forward chain plus a hand-written
+backward chain: the floor any Python-level framework is measured against), and tiny-tape: the least a
+Python tape with Tensor-valued VJPs can do (one wrapper object and one node per op, then a walk back
+along the chain: no topological sort since it knows the graph is a chain, no checks, hooks, version
+counters, broadcasting or dtype rules). tiny-tape is not a framework; it shows
+how much of the target is left for everything a framework adds.
 
     python bench/op_overhead.py [--quick] [--ops 2000]
 
@@ -50,6 +54,52 @@ def numpy_chain(n_ops: int, leaf_w: bool):
                 gw += g * ys[k - 1]
             g = g * w
         return loss, g, gw
+
+    return step
+
+
+class _TinyTensor:
+    """tiny-tape's tensor: an array, whether it needs a gradient, the node that made it."""
+
+    __slots__ = ("data", "needs_grad", "node", "grad")
+
+    def __init__(self, data, needs_grad=False, node=None):
+        self.data, self.needs_grad, self.node, self.grad = data, needs_grad, node, None
+
+    def __mul__(self, other):
+        out = _TinyTensor(self.data * other.data)
+        if self.needs_grad or other.needs_grad:
+            out.needs_grad, out.node = True, (self, other)  # the node: just the two inputs
+        return out
+
+
+def _tiny_backward(y):
+    """Reverse walk of a chain of multiplies; each VJP makes a new (wrapped) tensor, as in a real tape."""
+    g = _TinyTensor(np.ones_like(y.data))
+    node = y.node
+    while node is not None:
+        a, b = node
+        if b.needs_grad:
+            gb = _TinyTensor(g.data * a.data)
+            b.grad = gb if b.grad is None else _TinyTensor(b.grad.data + gb.data)
+        g = _TinyTensor(g.data * b.data)
+        if a.node is None:
+            a.grad = g
+        node = a.node
+
+
+def tiny_tape_chain(n_ops: int, leaf_w: bool):
+    rng = np.random.default_rng(0)
+    x = _TinyTensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), True)
+    w = _TinyTensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), leaf_w)
+
+    def step():
+        x.grad = w.grad = None
+        y = x
+        for _ in range(n_ops):
+            y = y * w
+        _tiny_backward(y)  # seeded with ones, the gradient of y.sum()
+        return x.grad.data
 
     return step
 
@@ -127,6 +177,7 @@ def main() -> None:
         if torch is not None:
             cands["pytorch"] = torch_chain(torch, args.ops, leaf_w)
         cands["numpy"] = numpy_chain(args.ops, leaf_w)
+        cands["tiny-tape"] = tiny_tape_chain(args.ops, leaf_w)
         check_same_gradients(cands, leaf_w)
         times = measure(cands, repeats=repeats, warmup=2)
         summary[label] = print_table(
@@ -140,6 +191,9 @@ def main() -> None:
         print(
             f"  {label[:3] + ' minigrad / numpy':<42} {t['minigrad'] / t['numpy']:6.2f}x   (information)"
         )
+        if "pytorch" in t:
+            floor = t["tiny-tape"] / t["pytorch"]
+            print(f"  {label[:3] + ' tiny-tape / pytorch':<42} {floor:6.2f}x   (information)")
 
 
 if __name__ == "__main__":
