@@ -194,7 +194,9 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
 
 
 def _add(old, g, owned, fast):
-    """old + g; without create_graph the sum lands in a buffer this pass owns, reused in place."""
+    """old + g; without create_graph the sum lands in a buffer this pass owns, reused in place.
+
+    NOTE: a weight used at every time step would otherwise allocate a new gradient array per step."""
     if not fast:
         return old + g
     if id(old) in owned:
@@ -290,7 +292,8 @@ def _check_grad(node, gi, shape, dtype):
         raise RuntimeError(
             f"{node.name()}.backward returned a gradient of shape {gi.shape} for an input of shape {shape}"
         )
-    return gi.astype(dtype) if gi.dtype != dtype else gi  # NOTE: callers compare dtypes with `is`
+    # callers test `dtype is not` first (fast, and may flag two equal dtypes): `!=` decides here
+    return gi.astype(dtype) if gi.dtype != dtype else gi
 
 
 _seq_key = operator.attrgetter("_seq")
