@@ -104,27 +104,11 @@ def tiny_tape_chain(n_ops: int, leaf_w: bool):
     return step
 
 
-def minigrad_chain(mg, n_ops: int, leaf_w: bool):
+def framework_chain(lib, n_ops: int, leaf_w: bool):
+    """The chain in minigrad or PyTorch (`lib` is the module: both spell it the same way)."""
     rng = np.random.default_rng(0)
-    x = mg.tensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), requires_grad=True)
-    w = mg.tensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), requires_grad=leaf_w)
-
-    def step():
-        x.grad = None
-        w.grad = None
-        y = x
-        for _ in range(n_ops):
-            y = y * w
-        y.sum().backward()
-        return x.grad
-
-    return step
-
-
-def torch_chain(torch, n_ops: int, leaf_w: bool):
-    rng = np.random.default_rng(0)
-    x = torch.tensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), requires_grad=True)
-    w = torch.tensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), requires_grad=leaf_w)
+    x = lib.tensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), requires_grad=True)
+    w = lib.tensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), requires_grad=leaf_w)
 
     def step():
         x.grad = None
@@ -173,9 +157,9 @@ def main() -> None:
         (False, "(a) y = y * c, c constant"),
         (True, "(b) y = y * w, w leaf requires grad"),
     ):
-        cands = {"minigrad": minigrad_chain(mg, args.ops, leaf_w)}
+        cands = {"minigrad": framework_chain(mg, args.ops, leaf_w)}
         if torch is not None:
-            cands["pytorch"] = torch_chain(torch, args.ops, leaf_w)
+            cands["pytorch"] = framework_chain(torch, args.ops, leaf_w)
         cands["numpy"] = numpy_chain(args.ops, leaf_w)
         cands["tiny-tape"] = tiny_tape_chain(args.ops, leaf_w)
         check_same_gradients(cands, leaf_w)

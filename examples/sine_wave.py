@@ -324,7 +324,7 @@ def main():
             "first_loss": losses[0],
             "final_loss": float(np.mean(losses[-tail:])),
             "wall_time_s": timer.elapsed(),
-            "config": {k: (str(v) if k == "out" else v) for k, v in vars(args).items()},
+            "config": vars(args),  # save_metrics turns the out path into a string
             "losses": losses,
             "checkpoint": ckpt.name,
         },
