@@ -16,6 +16,9 @@ from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad, set_grad_en
 _anomaly = [False]  # switched on by detect_anomaly(); a list so anomaly.py can flip it in place
 _counter = itertools.count()
 _OUTPUT = object()  # marks "the op's own output" among the saved items
+_new = object.__new__
+_BOTH, _FIRST, _SECOND, _ONE = (True, True), (True, False), (False, True), (True,)
+_ZERO = (0,)
 
 
 class Function:
@@ -84,7 +87,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run forward on the inputs' arrays; record a node when grad mode is on and an input requires grad."""
-        ctx = object.__new__(cls)
+        ctx = _new(cls)
         x = inputs[0]
         dev = x.device
         ctx.xp = dev.xp
@@ -120,23 +123,41 @@ class Function:
             out = dev.xp.asarray(out)
         if _anomaly[0]:
             _check_anomaly(cls, "forward", out, inputs)
+        # the output tensor, built inline (as Tensor._make does): one call less on the hottest path
+        result = _new(Tensor)
+        result.data = out
+        result.device = dev
+        result.grad = result._vbox = result._hooks = None
         if not record:  # the cheap path: one array call and a Tensor wrapper
-            result = Tensor._make(out, dev, False, None)
+            result.requires_grad = False
+            result.grad_fn = None
             if cls._makes_views:
                 _share_if_view(result, x)
             return result
+        result.requires_grad = True
+        result.grad_fn = ctx
         ctx._seq = next(_counter)
         ctx._shape = out.shape  # the engine checks gradients against these
         ctx._dtype = out.dtype
         # a parent is the node that made an input, or the input itself when it is a leaf
         if n == 2:
-            rx, ry = x.requires_grad, y.requires_grad
-            ctx.needs_input_grad = (rx, ry)
-            ctx._parents = ((x.grad_fn or x) if rx else None, (y.grad_fn or y) if ry else None)
+            # NOTE: shared constant tuples: one allocation less per recorded op (less work for the gc)
+            if x.requires_grad:
+                if y.requires_grad:
+                    ctx.needs_input_grad = _BOTH
+                    ctx._parents = (x.grad_fn or x, y.grad_fn or y)
+                else:
+                    ctx.needs_input_grad = _FIRST
+                    ctx._parents = (x.grad_fn or x, None)
+            else:
+                ctx.needs_input_grad = _SECOND
+                ctx._parents = (None, y.grad_fn or y)
+        elif n == 1:
+            ctx.needs_input_grad = _ONE
+            ctx._parents = (x.grad_fn or x,)
         else:
             ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
             ctx._parents = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
-        result = Tensor._make(out, dev, True, ctx)
         if cls._makes_views:
             _share_if_view(result, x)
         saved = ctx._saved
@@ -148,7 +169,7 @@ class Function:
                     ctx._versions = (x._version, y._version)
             elif n == 1 and len(saved) == 1 and saved[0] is raw:
                 ctx._saved = (_OUTPUT,)  # only the output (tanh, sigmoid, exp)
-                ctx._versions = (result._version,)
+                ctx._versions = _ZERO  # the output is brand new: version 0
                 ctx._out = out
                 ctx._dev = dev
                 ctx._out_ref = weakref.ref(result)  # to notice in-place edits of the output

@@ -10,6 +10,7 @@ become one matmul.
 
 from __future__ import annotations
 
+import heapq
 import operator
 
 from .autograd import _anomaly, _check_anomaly, _freed_error, _mode
@@ -60,34 +61,35 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     keys (leaf tensors by id, or nodes) are returned instead of accumulated into leaves' .grad."""
     grads = {}  # node -> gradient of its output so far
     leaf_grads = {}  # id(leaf) -> [leaf, gradient]
-    roots = []
+    heap = []  # (-sequence number, node): the nodes that have some gradient and wait for their turn
     for out, g in seeds:
         _accumulate(out.grad_fn or out, g, grads, leaf_grads)
-        if out.grad_fn is not None:
-            roots.append(out.grad_fn)
+    for node in grads:
+        heap.append((-node._seq, node))
+    heapq.heapify(heap)
 
-    # Collect the reachable nodes with an explicit stack (no recursion), then replay the tape backwards.
-    seen = set(roots)
-    stack = list(roots)
-    nodes = []
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        for p in node._parents:
-            if p is not None and p._is_node and p not in seen:
-                seen.add(p)
-                stack.append(p)
-    nodes.sort(key=_seq_key, reverse=True)
-
+    # Replay the tape backwards, without recursion: always take the waiting node with the highest
+    # sequence number. Every consumer of a node ran after it, so by then all its gradient has arrived.
     prev = _mode.enabled
     _mode.enabled = create_graph
     anomaly = _anomaly[0]
     fast = not create_graph  # gradient buffers may be updated in place (nothing records them)
     plain = fast and capture is None and not anomaly  # most nodes need nothing but their backward
+    push, pop = heapq.heappush, heapq.heappop
     try:
         owned = set()  # ids of gradient buffers this pass allocated itself: safe to update in place
         pending = {}  # key -> [(x, g), ...]: x^T @ g terms of a matmul's right operand, summed at once
-        for node in nodes:
+        nxt = None  # a node that just got its first gradient; it skips the heap when it is the latest
+        while True:
+            if nxt is not None and (not heap or heap[0][0] > -nxt._seq):
+                node = nxt  # NOTE: the common case in a chain of ops: no heap traffic at all
+            else:
+                if nxt is not None:
+                    push(heap, (-nxt._seq, nxt))
+                if not heap:
+                    break
+                node = pop(heap)[1]
+            nxt = None
             g = grads.pop(node, None)
             if pending and node in pending:
                 g = _flush_pending(pending.pop(node), g, node._dtype, owned)
@@ -104,7 +106,9 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 if fast and node._scatters:
                     # NOTE: x[t] in a loop over t would otherwise build one full-size zero gradient per
                     # slice (quadratic in sequence length); scatter every slice into one buffer instead.
-                    _scatter(node, g, grads, leaf_grads, owned)
+                    p = _scatter(node, g, grads, leaf_grads, owned)
+                    if p is not None and p not in pending:
+                        nxt = p
                     if not retain_graph:
                         node._freed = True
                     continue
@@ -112,7 +116,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     fast
                     and node._defers_rhs
                     and node.needs_input_grad[1]
-                    and _defer_rhs(node, g, pending)
+                    and _defer_rhs(node, g, pending, grads, heap)
                 ):
                     # NOTE: W used at every time step gets sum_t h_t^T g_t as ONE matmul of the stacked
                     # terms when W's node is reached, instead of T thin matmuls and T - 1 additions.
@@ -143,7 +147,16 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     ):
                         gi = _check_grad(node, gi, p._shape, p._dtype)
                     old = grads.get(p)
-                    grads[p] = gi if old is None else _add(old, gi, owned, fast)
+                    if old is not None:
+                        grads[p] = _add(old, gi, owned, fast)
+                    else:
+                        grads[p] = gi
+                        if pending and p in pending:
+                            pass  # already waiting, for its deferred matmul terms
+                        elif nxt is None:
+                            nxt = p
+                        else:
+                            push(heap, (-p._seq, p))
                 else:  # a leaf
                     data = p.data
                     if (
@@ -210,7 +223,7 @@ def _add(old, g, owned, fast):
     return out
 
 
-def _defer_rhs(node, g, pending) -> bool:
+def _defer_rhs(node, g, pending, grads, heap) -> bool:
     """Queue x^T @ g for a 2-D matmul x @ y; False when the shapes need the general rule."""
     x = node.saved_tensors[0]
     if g.data.ndim != 2 or x.data.ndim != 2:
@@ -220,6 +233,8 @@ def _defer_rhs(node, g, pending) -> bool:
     terms = pending.get(key)
     if terms is None:
         pending[key] = terms = []
+        if p._is_node and p not in grads:
+            heapq.heappush(heap, (-p._seq, p))  # it now waits for its turn, like any node with a gradient
     terms.append((x.data, g.data, p))
     return True
 
@@ -244,8 +259,10 @@ def _flush_pending(terms, g, dtype, owned):
 
 
 def _scatter(node, g, grads, leaf_grads, owned):
-    """Add the gradient of a slice x[index] into x's gradient buffer (allocated once, then reused)."""
+    """Add the gradient of a slice x[index] into x's gradient buffer (allocated once, then reused).
+    Returns x's node when this gave it its first gradient (it then waits for its turn), else None."""
     p = node._parents[0]
+    first = None
     leaf = not p._is_node
     if leaf:
         entry = leaf_grads.get(id(p))
@@ -263,8 +280,11 @@ def _scatter(node, g, grads, leaf_grads, owned):
             leaf_grads[id(p)] = [p, buf]
         else:
             grads[p] = buf
+            if old is None:
+                first = p
         old = buf
     node._scatter_into(old.data, g.data.astype(dtype, copy=False))
+    return first
 
 
 def _node_extras(node, g, capture):
