@@ -45,6 +45,7 @@ from .functional import (
 from .ops import (
     abs,
     add,
+    addmm,
     argmax,
     argmin,
     astype,

@@ -1,8 +1,8 @@
 """The reverse-mode engine: `backward` and `grad` replay the tape that `Function.apply` recorded.
 
-`backward` collects the nodes reachable from the outputs (an explicit stack, no recursion), visits them
-in reverse sequence order, calls each node's `backward` with the gradient of its output, and sums what
-comes back into the parents' gradients with `+`. Without create_graph, three measured shortcuts keep long
+`backward` visits the nodes that receive a gradient in reverse sequence order (a heap of waiting nodes,
+no recursion), calls each node's `backward` with the gradient of its output, and sums what comes back
+into the parents' gradients with `+`. Without create_graph, three measured shortcuts keep long
 unrolled sequences fast (each marked NOTE below): gradient buffers this pass allocated are updated in
 place, slice gradients are scattered into one buffer, and a weight's matmul gradients over all time steps
 become one matmul.
@@ -121,7 +121,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     # NOTE: W used at every time step gets sum_t h_t^T g_t as ONE matmul of the stacked
                     # terms when W's node is reached, instead of T thin matmuls and T - 1 additions.
                     need = node.needs_input_grad
-                    node.needs_input_grad = (need[0], False)
+                    node.needs_input_grad = (need[0], False) + need[2:]
                     gins = type(node).backward(node, g)
                     node.needs_input_grad = need
                 else:

@@ -124,6 +124,13 @@ def _matmul_case(draw):
 
 
 @st.composite
+def _addmm_case(draw):
+    n, k, m = (draw(st.integers(1, 3)) for _ in range(3))
+    c = draw(st.sampled_from([(n, m), (m,), (1, m), (n, 1), ()]))
+    return (c, (n, k), (k, m)), {}
+
+
+@st.composite
 def _concatenate_case(draw):
     base = draw(shapes(min_dims=1, max_dims=3, max_side=3))
     axis = draw(st.integers(-len(base), len(base) - 1))
@@ -430,6 +437,14 @@ OPS = [
     ),
     # linear algebra
     OpSpec("matmul", mg.matmul, np.matmul, arity=2, cases=_matmul_case(), torch_fn=_tnp("matmul")),
+    OpSpec(
+        "addmm",
+        mg.addmm,
+        lambda c, x, y: c + x @ y,
+        arity=3,
+        cases=_addmm_case(),
+        torch_fn=_tnp("addmm"),
+    ),
     # reductions
     OpSpec("sum", mg.sum, np.sum, axis="reduce", torch_fn=_torch_reduce("sum")),
     OpSpec("mean", mg.mean, np.mean, axis="reduce", torch_fn=_torch_reduce("mean")),

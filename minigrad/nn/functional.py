@@ -7,6 +7,7 @@ backward of its own. Loss arguments after `weight` are keyword-only: PyTorch's d
 
 from __future__ import annotations
 
+import math
 import warnings
 
 from .. import functional as _fn
@@ -93,12 +94,16 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; convert one of them "
             "(e.g. input.float() or model.double())"
         )
-    out = input @ weight.T
-    if bias is not None:
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-        out = out + bias
-    return out
+    if bias is None:
+        return input @ weight.T
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    if input.ndim == 1:
+        return input @ weight.T + bias
+    lead = input.shape[:-1]
+    x2 = input if input.ndim == 2 else input.reshape((math.prod(lead), input.shape[-1]))
+    out = ops.addmm(bias, x2, weight.T)  # bias + x @ W^T as one op
+    return out if input.ndim == 2 else out.reshape(lead + (weight.shape[0],))
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:

@@ -39,18 +39,18 @@ class _StepWeights:
 
 def _rnn_tanh_step(gx: Tensor, h: Tensor, w: _StepWeights) -> Tensor:
     """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)  (both biases are already in gx)"""
-    return (gx + h @ w.hh).tanh()
+    return ops.addmm(gx, h, w.hh).tanh()
 
 
 def _rnn_relu_step(gx: Tensor, h: Tensor, w: _StepWeights) -> Tensor:
     """h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)"""
-    return (gx + h @ w.hh).relu()
+    return ops.addmm(gx, h, w.hh).relu()
 
 
 def _lstm_step(gx: Tensor, state: tuple, w: _StepWeights) -> tuple:
     """Gates i, f, g, o from x W_ih^T + h W_hh^T + b;  c' = f*c + i*g;  h' = o*tanh(c')  (then @ W_hr^T)"""
     h, c = state
-    gates = gx + h @ w.hh
+    gates = ops.addmm(gx, h, w.hh)  # gx + h @ W_hh^T as one op
     s_i, s_f, s_g, s_o = w.gates
     i = gates[s_i].sigmoid()
     f = gates[s_f].sigmoid()
@@ -66,9 +66,10 @@ def _lstm_step(gx: Tensor, state: tuple, w: _StepWeights) -> tuple:
 def _gru_step(gx: Tensor, h: Tensor, w: _StepWeights) -> Tensor:
     """r, z = sigmoid(gx_rz + (h W_hh^T + b_hh)_rz);  n = tanh(gx_n + r * (h W_hn^T + b_hn));
     h' = (1 - z) * n + z * h, computed as n + z * (h - n)"""
-    gh = h @ w.hh
     if w.b_hh is not None:
-        gh = gh + w.b_hh  # NOTE: not folded into gx, because r multiplies W_hn h + b_hn
+        gh = ops.addmm(w.b_hh, h, w.hh)  # NOTE: b_hh is not folded into gx: r multiplies W_hn h + b_hn
+    else:
+        gh = h @ w.hh
     s_r, s_z, s_n = w.gates
     r = (gx[s_r] + gh[s_r]).sigmoid()
     z = (gx[s_z] + gh[s_z]).sigmoid()

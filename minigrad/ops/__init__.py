@@ -60,6 +60,8 @@ from .linalg import (
     MatMul,
     _swap_last,
     matmul,
+    AddMatMul,
+    addmm,
 )
 from .reduce import (
     Sum,

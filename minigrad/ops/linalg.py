@@ -81,6 +81,50 @@ def matmul(x, y) -> Tensor:
     return out
 
 
+class AddMatMul(Function):
+    """out = c + x @ y for 2-D x (n, k), y (k, m) and c (n, m);  vjp: gx = g @ y^T, gy = x^T @ g, gc = g
+    (a primitive rather than add(c, matmul(x, y)): one node instead of two in every recurrent step, a
+    measured speed-up of the small-batch RNN step; inputs ordered x, y, c so that the engine batches y's
+    gradient terms exactly as for matmul)"""
+
+    _defers_rhs = True  # see MatMul
+
+    @staticmethod
+    def forward(ctx, x, y, c):
+        ctx.save_for_backward(x, y)
+        out = x @ y
+        out += c
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx = matmul(g, _swap_last(y)) if need[0] else None
+        gy = matmul(_swap_last(x), g) if need[1] else None
+        return gx, gy, (g if need[2] else None)
+
+
+def addmm(c, x, y) -> Tensor:
+    """c + x @ y for 2-D x (n, k) and y (k, m), with c broadcastable to (n, m) (torch.addmm)."""
+    if not isinstance(c, Tensor):
+        c = _const(c, x)
+    xs, ys = x.data.shape, y.data.shape
+    if len(xs) != 2 or len(ys) != 2 or xs[1] != ys[0]:
+        raise ValueError(
+            f"addmm: expected 2-D operands with matching inner sizes, got shapes {x.shape} and {y.shape}"
+        )
+    out_shape = (xs[0], ys[1])
+    if c.data.shape != out_shape:
+        if _broadcast_shape("addmm", c.shape, out_shape) != out_shape:
+            raise ValueError(f"addmm: c of shape {c.shape} does not broadcast to {out_shape}")
+        c = broadcast_to(c, out_shape)
+    if c.dtype != x.dtype or y.dtype != x.dtype:
+        return add(c, matmul(x, y))  # mixed dtypes: let add and matmul promote as they do
+    return AddMatMul.apply(x, y, c)
+
+
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
 from ._common import _broadcast_shape, _const  # noqa: E402
+from .elementwise import add  # noqa: E402
 from .shape import Transpose, broadcast_to, reshape, transpose  # noqa: E402
