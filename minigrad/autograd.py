@@ -19,6 +19,7 @@ _OUTPUT = object()  # marks "the op's own output" among the saved items
 _new = object.__new__
 _BOTH, _FIRST, _SECOND, _ONE = (True, True), (True, False), (False, True), (True,)
 _ZERO = (0,)
+_OUTPUT_ONLY = (_OUTPUT,)
 
 
 class Function:
@@ -168,7 +169,7 @@ class Function:
                 if x._vbox is not None or y._vbox is not None:
                     ctx._versions = (x._version, y._version)
             elif n == 1 and len(saved) == 1 and saved[0] is raw:
-                ctx._saved = (_OUTPUT,)  # only the output (tanh, sigmoid, exp)
+                ctx._saved = _OUTPUT_ONLY  # only the output (tanh, sigmoid, exp)
                 ctx._versions = _ZERO  # the output is brand new: version 0
                 ctx._out = out
                 ctx._dev = dev
@@ -222,6 +223,8 @@ class Function:
                 if t._vbox is not None and t._vbox[0] != 0:
                     raise _modified_error(self, t, 0)
             return saved
+        if saved is _OUTPUT_ONLY:
+            return (self._output_tensor(0),)  # tanh, sigmoid, exp: the second common case
         if self._freed:
             raise _freed_error(self)
         if saved is None:

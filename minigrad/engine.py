@@ -275,10 +275,13 @@ def _scatter(node, g, grads, leaf_grads, owned):
     else:
         old = grads.get(p)
         shape, dtype, dev = p._shape, p._dtype, g.device
+    fresh = False
     if old is None or id(old) not in owned:
         buf = Tensor._make(dev.xp.zeros(shape, dtype=dtype), dev, False, None)
         if old is not None:
             buf.data += old.data
+        else:
+            fresh = True  # all zeros: the first slice can be written instead of added
         owned.add(id(buf))
         if leaf:
             leaf_grads[id(p)] = [p, buf]
@@ -287,7 +290,7 @@ def _scatter(node, g, grads, leaf_grads, owned):
             if old is None:
                 first = p
         old = buf
-    node._scatter_into(old.data, g.data.astype(dtype, copy=False))
+    node._scatter_into(old.data, g.data.astype(dtype, copy=False), fresh)
     return first
 
 

@@ -619,10 +619,9 @@ class RNNBase(Module):
         n_gates, step = _MODES[self.mode]
         L, N = x.shape[0], x.shape[1]
         # one matmul projects the inputs of every time step; the loop only adds h @ W_hh^T
-        gx = x.reshape((L * N, x.shape[2])) @ w_ih.T
+        x2 = x.reshape((L * N, x.shape[2]))
         bias = _input_bias(self.mode, b_ih, b_hh)
-        if bias is not None:
-            gx = gx + bias
+        gx = x2 @ w_ih.T if bias is None else ops.addmm(bias, x2, w_ih.T)
         gx = gx.reshape((L, N, gx.shape[1]))
         w = _StepWeights(
             w_hh, b_hh if self.mode == "GRU" else None, w_hr, self.hidden_size, n_gates, N

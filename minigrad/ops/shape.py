@@ -154,9 +154,14 @@ class GetItem(Function):
         ctx.shape, ctx.index = x.shape, index
         return x[index]
 
-    def _scatter_into(ctx, buf, g) -> None:
+    def _scatter_into(ctx, buf, g, fresh: bool = False) -> None:
+        """buf[index] += g (the engine's shortcut for backward without create_graph; `fresh`: buf is
+        all zeros, so a basic index may simply be written)."""
         if ctx.basic:
-            buf[ctx.index] += g
+            if fresh:
+                buf[ctx.index] = g
+            else:
+                buf[ctx.index] += g
         else:
             ctx.xp.add.at(buf, ctx.index, g)
 
