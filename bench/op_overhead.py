@@ -9,7 +9,8 @@ backward chain: the floor any Python-level framework is measured against), and t
 Python tape with Tensor-valued VJPs can do (one wrapper object and one node per op, then a walk back
 along the chain: no topological sort since it knows the graph is a chain, no checks, hooks, version
 counters, broadcasting or dtype rules). tiny-tape is not a framework; it shows
-how much of the target is left for everything a framework adds.
+how much of the target is left for everything a framework adds. pytorch-fwd-only records the chain
+without running its backward: the share of PyTorch's own time that recording takes.
 
     python bench/op_overhead.py [--quick] [--ops 2000]
 
@@ -122,6 +123,21 @@ def framework_chain(lib, n_ops: int, leaf_w: bool):
     return step
 
 
+def framework_forward_only(lib, n_ops: int, leaf_w: bool):
+    """The same chain without its backward: what recording alone costs (for information)."""
+    rng = np.random.default_rng(0)
+    x = lib.tensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), requires_grad=True)
+    w = lib.tensor(rng.uniform(0.9995, 1.0005, SIZE).astype(np.float32), requires_grad=leaf_w)
+
+    def step():
+        y = x
+        for _ in range(n_ops):
+            y = y * w
+        return y
+
+    return step
+
+
 def check_same_gradients(candidates_by_name: dict, leaf_w: bool) -> None:
     """All candidates compute d(sum of the chain)/dx for the same data: compare before timing."""
     results = {name: fn() for name, fn in candidates_by_name.items()}
@@ -163,6 +179,8 @@ def main() -> None:
         cands["numpy"] = numpy_chain(args.ops, leaf_w)
         cands["tiny-tape"] = tiny_tape_chain(args.ops, leaf_w)
         check_same_gradients(cands, leaf_w)
+        if torch is not None:
+            cands["pytorch-fwd-only"] = framework_forward_only(torch, args.ops, leaf_w)
         times = measure(cands, repeats=repeats, warmup=2)
         summary[label] = print_table(
             label, times, ["pytorch", "numpy"], unit="us", stat=args.stat, per=args.ops
@@ -178,6 +196,8 @@ def main() -> None:
         if "pytorch" in t:
             floor = t["tiny-tape"] / t["pytorch"]
             print(f"  {label[:3] + ' tiny-tape / pytorch':<42} {floor:6.2f}x   (information)")
+            fwd = t["pytorch-fwd-only"] / t["pytorch"]
+            print(f"  {label[:3] + ' pytorch forward alone / pytorch':<42} {fwd:6.2f}x   (information)")
 
 
 if __name__ == "__main__":
