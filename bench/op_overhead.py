@@ -197,7 +197,9 @@ def main() -> None:
             floor = t["tiny-tape"] / t["pytorch"]
             print(f"  {label[:3] + ' tiny-tape / pytorch':<42} {floor:6.2f}x   (information)")
             fwd = t["pytorch-fwd-only"] / t["pytorch"]
-            print(f"  {label[:3] + ' pytorch forward alone / pytorch':<42} {fwd:6.2f}x   (information)")
+            print(
+                f"  {label[:3] + ' pytorch forward alone / pytorch':<42} {fwd:6.2f}x   (information)"
+            )
 
 
 if __name__ == "__main__":

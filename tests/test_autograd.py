@@ -86,6 +86,65 @@ def test_node_reached_late_and_through_batched_matmul_terms(device):
         np.testing.assert_allclose(t.grad.numpy(), g.numpy(), rtol=1e-12)
 
 
+def test_slice_gradients_into_one_buffer(device):
+    # Without create_graph the engine scatters slice gradients into one buffer (the first one written
+    # into a fresh zero buffer, the others added). Nodes run latest first, so the order in which the
+    # slices are taken below decides the order in which their gradients arrive.
+    rng = np.random.default_rng(0)
+
+    def check(make_parts, shape):
+        x = _t(rng.normal(size=shape), device)
+        y = x * 1.0
+        parts = make_parts(y)  # [(tensor, index into a dense gradient)]
+        ws = [rng.normal(size=p.shape) for p, _ in parts]
+        loss = sum((p * mg.tensor(w, device=device)).sum() for (p, _), w in zip(parts, ws))
+        loss.backward()
+        expected = np.zeros(shape)
+        for (_, index), w in zip(parts, ws):
+            expected[index] += w
+        np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+
+    e = Ellipsis
+    # the four gate slices of an LSTM step, arriving out of order
+    check(
+        lambda y: [
+            (y[..., 2:4], (e, slice(2, 4))),
+            (y[..., 0:2], (e, slice(0, 2))),
+            (y[..., 6:8], (e, slice(6, 8))),
+            (y[..., 4:6], (e, slice(4, 6))),
+        ],
+        (2, 8),
+    )
+    # overlapping slices
+    check(
+        lambda y: [
+            (y[..., 0:4], (e, slice(0, 4))),
+            (y[..., 2:6], (e, slice(2, 6))),
+            (y[..., 5:8], (e, slice(5, 8))),
+        ],
+        (3, 8),
+    )
+    # a direct use of y arrives between two slices
+    check(
+        lambda y: [
+            (y[..., 0:4], (e, slice(0, 4))),
+            (y * 2.0 / 2.0, e),
+            (y[..., 4:8], (e, slice(4, 8))),
+        ],
+        (3, 8),
+    )
+    # an int index and negative bounds mixed with spans
+    check(
+        lambda y: [
+            (y[1], 1),
+            (y[..., -3:], (e, slice(-3, None))),
+            (y[..., :5], (e, slice(None, 5))),
+            (y[0], 0),
+        ],
+        (3, 8),
+    )
+
+
 def test_detach_cuts_the_graph_and_shares_data(device):
     x = _t([1.0, 2.0, 3.0], device)
     d = x.detach()
