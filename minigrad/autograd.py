@@ -16,7 +16,6 @@ from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad, set_grad_en
 _anomaly = [False]  # switched on by detect_anomaly(); a list so anomaly.py can flip it in place
 _counter = itertools.count()
 _OUTPUT = object()  # marks "the op's own output" among the saved items
-_new = object.__new__
 _BOTH, _FIRST, _SECOND, _ONE = (True, True), (True, False), (False, True), (True,)
 _ZERO = (0,)
 _OUTPUT_ONLY = (_OUTPUT,)
@@ -88,7 +87,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run forward on the inputs' arrays; record a node when grad mode is on and an input requires grad."""
-        ctx = _new(cls)
+        ctx = object.__new__(cls)
         x = inputs[0]
         dev = x.device
         ctx.xp = dev.xp
@@ -124,19 +123,12 @@ class Function:
             out = dev.xp.asarray(out)
         if _anomaly[0]:
             _check_anomaly(cls, "forward", out, inputs)
-        # the output tensor, built inline (as Tensor._make does): one call less on the hottest path
-        result = _new(Tensor)
-        result.data = out
-        result.device = dev
-        result.grad = result._vbox = result._hooks = None
         if not record:  # the cheap path: one array call and a Tensor wrapper
-            result.requires_grad = False
-            result.grad_fn = None
+            result = Tensor._make(out, dev, False, None)
             if cls._makes_views:
                 _share_if_view(result, x)
             return result
-        result.requires_grad = True
-        result.grad_fn = ctx
+        result = Tensor._make(out, dev, True, ctx)
         ctx._seq = next(_counter)
         ctx._shape = out.shape  # the engine checks gradients against these
         ctx._dtype = out.dtype
@@ -164,8 +156,10 @@ class Function:
         saved = ctx._saved
         if saved is not None:
             # NOTE: the two common cases are spelled out; _resolve_saved handles everything
-            if n == 2 and len(saved) == 2 and saved[0] is x.data and saved[1] is y.data:
-                ctx._saved = inputs  # both inputs (mul, matmul, ...)
+            if n >= 2 and len(saved) == 2 and saved[0] is x.data and saved[1] is inputs[1].data:
+                # the first two inputs (mul, matmul, addmm, ...)
+                ctx._saved = inputs if n == 2 else inputs[:2]
+                y = inputs[1]
                 if x._vbox is not None or y._vbox is not None:
                     ctx._versions = (x._version, y._version)
             elif n == 1 and len(saved) == 1 and saved[0] is raw:

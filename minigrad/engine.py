@@ -79,9 +79,8 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     try:
         owned = set()  # ids of gradient buffers this pass allocated itself: safe to update in place
         pending = {}  # key -> [(x, g), ...]: x^T @ g terms of a matmul's right operand, summed at once
-        nxt = (
-            None  # a node that just got its first gradient; it skips the heap when it is the latest
-        )
+        # a node that just got its first gradient; it skips the heap when it is the latest
+        nxt = None
         while True:
             if nxt is not None and (not heap or heap[0][0] > -nxt._seq):
                 node = nxt  # NOTE: the common case in a chain of ops: no heap traffic at all
@@ -153,12 +152,11 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                         grads[p] = _add(old, gi, owned, fast)
                     else:
                         grads[p] = gi
-                        if pending and p in pending:
-                            pass  # already waiting, for its deferred matmul terms
-                        elif nxt is None:
-                            nxt = p
-                        else:
-                            push(heap, (-p._seq, p))
+                        if not (pending and p in pending):  # (else it waits for matmul terms)
+                            if nxt is None:
+                                nxt = p
+                            else:
+                                push(heap, (-p._seq, p))
                 else:  # a leaf
                     data = p.data
                     if (
@@ -236,9 +234,8 @@ def _defer_rhs(node, g, pending, grads, heap) -> bool:
     if terms is None:
         pending[key] = terms = []
         if p._is_node and p not in grads:
-            heapq.heappush(
-                heap, (-p._seq, p)
-            )  # it now waits for its turn, like any node with a gradient
+            # it now waits for its turn, like any node with a gradient
+            heapq.heappush(heap, (-p._seq, p))
     terms.append((x.data, g.data, p))
     return True
 

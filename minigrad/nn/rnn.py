@@ -67,9 +67,8 @@ def _gru_step(gx: Tensor, h: Tensor, w: _StepWeights) -> Tensor:
     """r, z = sigmoid(gx_rz + (h W_hh^T + b_hh)_rz);  n = tanh(gx_n + r * (h W_hn^T + b_hn));
     h' = (1 - z) * n + z * h, computed as n + z * (h - n)"""
     if w.b_hh is not None:
-        gh = ops.addmm(
-            w.b_hh, h, w.hh
-        )  # NOTE: b_hh is not folded into gx: r multiplies W_hn h + b_hn
+        # NOTE: b_hh is not folded into gx, because r multiplies W_hn h + b_hn
+        gh = ops.addmm(w.b_hh, h, w.hh)
     else:
         gh = h @ w.hh
     s_r, s_z, s_n = w.gates
