@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minigrad as mg
-from minigrad.testing import OpSpec, check_op, shapes
+from minigrad.testing import OpSpec, check_op, gradcheck, gradgradcheck, shapes
 
 # ---- helpers for drawing keyword arguments ------------------------------------------------------------
 
@@ -714,6 +714,28 @@ def _finite_grad(fn, values, device):
     assert np.isfinite(out.numpy()).all(), out
     assert np.isfinite(x.grad.numpy()).all(), x.grad
     return out.numpy(), x.grad.numpy()
+
+
+def test_addmm_with_a_row_major_copy_of_y(device):
+    """addmm(c, x, W.T, y_contiguous=W.T copied row-major): the same values and gradients as without the
+    copy (the copy only changes which BLAS path the forward product takes)."""
+    rng = np.random.default_rng(0)
+    c, x, w = (
+        mg.tensor(rng.standard_normal(s), device=device, requires_grad=True)
+        for s in ((3, 5), (3, 4), (5, 4))
+    )
+
+    def f(c, x, w, rows):
+        y = w.T
+        return mg.addmm(c, x, y, y.device.xp.ascontiguousarray(y.data) if rows else None)
+
+    with_rows, plain = f(c, x, w, True), f(c, x, w, False)
+    np.testing.assert_array_equal(with_rows.numpy(), plain.numpy())
+    grads = [mg.grad((out * out).sum(), (c, x, w)) for out in (with_rows, plain)]
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    assert gradcheck(lambda c, x, w: f(c, x, w, True), (c, x, w))
+    assert gradgradcheck(lambda c, x, w: f(c, x, w, True), (c, x, w))
 
 
 def test_sigmoid_is_stable(device):

@@ -27,10 +27,13 @@ class _StepWeights:
     """What a step function needs besides gx and the state, prepared once per forward: W_hh.T, the bias
     added per step (GRU only, broadcast to (N, 3H) once here), LSTM's W_hr.T, and the gate slices."""
 
-    __slots__ = ("hh", "b_hh", "hr", "gates")
+    __slots__ = ("hh", "hh_rows", "b_hh", "hr", "gates")
 
-    def __init__(self, w_hh, b_hh, w_hr, hidden_size: int, n_gates: int, batch: int):
+    def __init__(self, w_hh, b_hh, w_hr, hidden_size: int, n_gates: int, batch: int, steps: int = 1):
         self.hh = w_hh.T
+        # NOTE: for a sequence, W_hh.T copied row-major once: h @ W_hh.T then takes BLAS's fast path at
+        # every step (1.5x faster with OpenBLAS in float32), while backward's g @ W_hh reads W_hh itself
+        self.hh_rows = w_hh.device.xp.ascontiguousarray(self.hh.data) if steps > 1 else None
         self.b_hh = None if b_hh is None else b_hh.broadcast_to((batch, b_hh.shape[0]))
         self.hr = w_hr.T if w_hr is not None else None
         H = hidden_size
@@ -39,18 +42,18 @@ class _StepWeights:
 
 def _rnn_tanh_step(gx: Tensor, h: Tensor, w: _StepWeights) -> Tensor:
     """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)  (both biases are already in gx)"""
-    return ops.addmm(gx, h, w.hh).tanh()
+    return ops.addmm(gx, h, w.hh, w.hh_rows).tanh()
 
 
 def _rnn_relu_step(gx: Tensor, h: Tensor, w: _StepWeights) -> Tensor:
     """h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)"""
-    return ops.addmm(gx, h, w.hh).relu()
+    return ops.addmm(gx, h, w.hh, w.hh_rows).relu()
 
 
 def _lstm_step(gx: Tensor, state: tuple, w: _StepWeights) -> tuple:
     """Gates i, f, g, o from x W_ih^T + h W_hh^T + b;  c' = f*c + i*g;  h' = o*tanh(c')  (then @ W_hr^T)"""
     h, c = state
-    gates = ops.addmm(gx, h, w.hh)  # gx + h @ W_hh^T as one op
+    gates = ops.addmm(gx, h, w.hh, w.hh_rows)  # gx + h @ W_hh^T as one op
     s_i, s_f, s_g, s_o = w.gates
     i = gates[s_i].sigmoid()
     f = gates[s_f].sigmoid()
@@ -68,7 +71,7 @@ def _gru_step(gx: Tensor, h: Tensor, w: _StepWeights) -> Tensor:
     h' = (1 - z) * n + z * h, computed as n + z * (h - n)"""
     if w.b_hh is not None:
         # NOTE: b_hh is not folded into gx, because r multiplies W_hn h + b_hn
-        gh = ops.addmm(w.b_hh, h, w.hh)
+        gh = ops.addmm(w.b_hh, h, w.hh, w.hh_rows)
     else:
         gh = h @ w.hh
     s_r, s_z, s_n = w.gates
@@ -623,7 +626,7 @@ class RNNBase(Module):
         gx = x2 @ w_ih.T if bias is None else ops.addmm(bias, x2, w_ih.T)
         gx = gx.reshape((L, N, gx.shape[1]))
         w = _StepWeights(
-            w_hh, b_hh if self.mode == "GRU" else None, w_hr, self.hidden_size, n_gates, N
+            w_hh, b_hh if self.mode == "GRU" else None, w_hr, self.hidden_size, n_gates, N, L
         )
         lstm = self.mode == "LSTM"
         rec = self._grad_recorder
