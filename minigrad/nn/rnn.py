@@ -29,7 +29,9 @@ class _StepWeights:
 
     __slots__ = ("hh", "hh_rows", "b_hh", "hr", "gates")
 
-    def __init__(self, w_hh, b_hh, w_hr, hidden_size: int, n_gates: int, batch: int, steps: int = 1):
+    def __init__(
+        self, w_hh, b_hh, w_hr, hidden_size: int, n_gates: int, batch: int, steps: int = 1
+    ):
         self.hh = w_hh.T
         # NOTE: for a sequence, W_hh.T copied row-major once: h @ W_hh.T then takes BLAS's fast path at
         # every step (1.5x faster with OpenBLAS in float32), while backward's g @ W_hh reads W_hh itself
