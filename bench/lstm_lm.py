@@ -9,6 +9,8 @@ weights and checked to take the same first step before anything is timed:
   torch-loop   (c) the same LSTM cell from PyTorch primitives, one Python-level step per time step
   minigrad     (d) mg.nn.LSTM + mg.nn.Linear + mg.nn.functional.cross_entropy + mg.optim.SGD
   minigrad-loop    (information) the torch-loop code line for line in minigrad ops, without mg.nn
+  matmuls-only     (information) only the matrix products one minigrad step computes, in NumPy, with the
+                   same shapes and layouts: the floor for any NumPy-based framework on this machine's BLAS
 
 Then memory, traced with tracemalloc (NumPy reports its array allocations to it; torch does not, so only
 minigrad and the NumPy reference are measured): the peak above the between-steps level during one step,
@@ -195,6 +197,33 @@ def build_minigrad_loop(mg, params: dict, x: np.ndarray, targets: np.ndarray):
     return step, lambda: {k: v.numpy() for k, v in p.items()}
 
 
+def build_matmuls_only(params: dict, x: np.ndarray):
+    """The matrix products of one minigrad step and nothing else (no nonlinearity, loss or update):
+    input projection, T recurrent products, output layer; backward: T products with W_hh, one batched
+    product for each weight's gradient, the output layer's two."""
+    W_ih, W_hh, W_out = params["weight_ih"], params["weight_hh"], params["weight_out"]
+    rng = np.random.default_rng(0)
+    x2 = x.reshape(T * N, V)
+    hs = rng.standard_normal((T * N, H)).astype(W_hh.dtype)
+    g_gates = rng.standard_normal((T * N, 4 * H)).astype(W_hh.dtype)
+    g_logits = rng.standard_normal((T * N, V)).astype(W_hh.dtype)
+
+    def step():
+        W_hh_rows = np.ascontiguousarray(W_hh.T)  # as mg.nn.LSTM: W_hh.T row-major once
+        x2 @ W_ih.T  # input projection of every step
+        for t in range(T):
+            hs[t * N : (t + 1) * N] @ W_hh_rows  # h @ W_hh^T
+        hs @ W_out.T  # logits
+        g_logits @ W_out  # backward: into h
+        g_logits.T @ hs  # W_out's gradient
+        for t in range(T):
+            g_gates[t * N : (t + 1) * N] @ W_hh  # into h_{t-1}
+        hs.T @ g_gates  # W_hh's gradient, all steps at once
+        x2.T @ g_gates  # W_ih's gradient
+
+    return step
+
+
 def check_same_first_step(built: dict) -> None:
     """Run one step of every candidate and compare the losses and updated weights with the NumPy one's."""
     results = {}
@@ -290,7 +319,9 @@ def main() -> None:
         built["torch-loop"] = build_torch_loop(torch, params, x, targets)
     check_same_first_step(built)
 
-    times = measure({name: b[0] for name, b in built.items()}, repeats=repeats, warmup=1)
+    steps_by_name = {name: b[0] for name, b in built.items()}
+    steps_by_name["matmuls-only"] = build_matmuls_only(params, x)
+    times = measure(steps_by_name, repeats=repeats, warmup=1)
     t = print_table(
         "time per training step",
         times,
@@ -319,6 +350,10 @@ def main() -> None:
         for ref, target in (("numpy", 1.1), ("torch-loop", 0.8), ("torch-nn", 1.5)):
             if ref in t:
                 check_target(f"time minigrad / {ref}", t["minigrad"] / t[ref], target)
+        for ref in ("numpy", "torch-loop"):
+            if ref in t:
+                label = f"matmuls-only / {ref}"
+                print(f"  {label:<42} {t['matmuls-only'] / t[ref]:6.2f}x   (information)")
         if "minigrad" in mem:
             check_target("peak memory minigrad / numpy", mem["minigrad"][0] / mem["numpy"][0], 1.5)
             _, growth, slope = mem["minigrad"]
