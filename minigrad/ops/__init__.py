@@ -68,6 +68,7 @@ from .reduce import (
     sum,
     Max,
     max,
+    LogSoftmax,
 )
 from .shape import (
     Reshape,
