@@ -131,6 +131,12 @@ def _addmm_case(draw):
 
 
 @st.composite
+def _linear_case(draw, bias: bool):
+    n, d_in, d_out = draw(st.integers(0, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return ((n, d_in), (d_out, d_in)) + (((d_out,),) if bias else ()), {}
+
+
+@st.composite
 def _concatenate_case(draw):
     base = draw(shapes(min_dims=1, max_dims=3, max_side=3))
     axis = draw(st.integers(-len(base), len(base) - 1))
@@ -444,6 +450,22 @@ OPS = [
         arity=3,
         cases=_addmm_case(),
         torch_fn=_tnp("addmm"),
+    ),
+    OpSpec(
+        "linear",
+        mg.nn.functional.linear,
+        lambda x, w, b: x @ w.T + b,
+        arity=3,
+        cases=_linear_case(True),
+        torch_fn=_tnp("nn", "functional", "linear"),
+    ),
+    OpSpec(
+        "linear_no_bias",
+        mg.nn.functional.linear,
+        lambda x, w: x @ w.T,
+        arity=2,
+        cases=_linear_case(False),
+        torch_fn=_tnp("nn", "functional", "linear"),
     ),
     # reductions
     OpSpec("sum", mg.sum, np.sum, axis="reduce", torch_fn=_torch_reduce("sum")),

@@ -94,15 +94,19 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; convert one of them "
             "(e.g. input.float() or model.double())"
         )
-    if bias is None:
-        return input @ weight.T
-    if bias.shape != (weight.shape[0],):
+    if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    if bias is not None and bias.dtype != weight.dtype:
+        raise TypeError(
+            f"linear: bias has dtype {bias.dtype} but weight has dtype {weight.dtype}; convert one of "
+            "them (e.g. model.double())"
+        )
     if input.ndim == 1:
-        return input @ weight.T + bias
+        out = input @ weight.T
+        return out if bias is None else out + bias
     lead = input.shape[:-1]
     x2 = input if input.ndim == 2 else input.reshape((math.prod(lead), input.shape[-1]))
-    out = ops.addmm(bias, x2, weight.T)  # bias + x @ W^T as one op
+    out = ops.linear(x2, weight, bias)  # x @ W^T + bias as one op
     return out if input.ndim == 2 else out.reshape(lead + (weight.shape[0],))
 
 

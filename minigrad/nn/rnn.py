@@ -625,7 +625,7 @@ class RNNBase(Module):
         # one matmul projects the inputs of every time step; the loop only adds h @ W_hh^T
         x2 = x.reshape((L * N, x.shape[2]))
         bias = _input_bias(self.mode, b_ih, b_hh)
-        gx = x2 @ w_ih.T if bias is None else ops.addmm(bias, x2, w_ih.T)
+        gx = ops.linear(x2, w_ih, bias)
         gx = gx.reshape((L, N, gx.shape[1]))
         w = _StepWeights(
             w_hh, b_hh if self.mode == "GRU" else None, w_hr, self.hidden_size, n_gates, N, L

@@ -62,6 +62,8 @@ from .linalg import (
     matmul,
     AddMatMul,
     addmm,
+    Linear,
+    linear,
 )
 from .reduce import (
     Sum,
