@@ -54,6 +54,8 @@ def test_linear_validation():
         F.linear(mg.zeros(2, 4), mg.zeros(4))
     with pytest.raises(ValueError, match=r"bias must have shape \(3,\)"):
         F.linear(mg.zeros(2, 4), mg.zeros(3, 4), mg.zeros(4))
+    with pytest.raises(TypeError, match="bias has dtype float64 but weight has dtype float32"):
+        F.linear(mg.zeros(2, 4), mg.zeros(3, 4), mg.zeros(3, dtype=mg.float64))
 
 
 def test_linear_matches_torch_with_batch_dims():
