@@ -277,7 +277,9 @@ def _nll(
     picked = lp[xp.arange(t.shape[0]), safe]  # (M,)
     wt = w[safe] if w is not None else xp.ones(t.shape, dtype=logp.dtype)
     wt = (wt * valid).astype(logp.dtype)
-    loss = -picked * _const(wt, logp)
+    # no class weights and no ignored target: every weight is 1, so skip that multiply (one node less)
+    plain = w is None and bool(valid.all())
+    loss = -picked if plain else -picked * _const(wt, logp)
     if label_smoothing > 0.0:
         # the uniform part of the smoothed target: -sum_c w_c log p_c, zero where ignored
         wc = _const(w if w is not None else xp.ones((n_classes,), dtype=logp.dtype), logp)

@@ -46,6 +46,10 @@ def reshape(x: Tensor, shape) -> Tensor:
         raise ValueError(
             f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}"
         )
+    if -1 in shape and known > 0:
+        shape = tuple(x.size // known if s == -1 else s for s in shape)
+        if shape == x.data.shape:
+            return x  # e.g. x.reshape(-1, C) of an (N, C) tensor: no op
     try:
         return Reshape.apply(x, shape=shape)
     except (
