@@ -134,8 +134,8 @@ class Linear(Function):
     """out = x @ w^T (+ b) for 2-D x (n, in), w (out, in), b (out,), as torch.nn.functional.linear;
     vjp: gx = g @ w, gw = g^T @ x, gb = g summed over the rows
     (a primitive rather than addmm(broadcast_to(b), x, transpose(w)): one node instead of three in every
-    Linear layer and recurrent input projection: measured 2% off the min-char-rnn and 1.5% off the
-    bench/lstm_lm training step)"""
+    Linear layer and recurrent input projection; measured: linear(x, w, b).sum().backward() for x (25, 100)
+    and w (65, 100), 90 -> 73 us)"""
 
     @staticmethod
     def forward(ctx, x, w, b=None):

@@ -62,7 +62,7 @@ class LogSoftmax(Function):
     """out = x - m - log(sum(exp(x - m))) along axes, m = max(x) along axes (0 where not finite);
     vjp: gx = g - exp(out) * sum(g, axes)
     (a primitive rather than the composition of sub, exp, sum, log and broadcast_to: one node instead of
-    six in every cross-entropy, a measured 4% off the min-char-rnn training step.
+    six in every cross-entropy; measured: log_softmax(x).sum().backward() for x (25, 65), 103 -> 57 us.
     NOTE: never x - logsumexp(x): for large logits m + log(n) rounds to m in float32, and
     softmax([1e8, 1e8]) would come out as [1, 1])"""
 
