@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import traceback
 
-from . import autograd, engine
+from . import autograd
 
 # Frames from files inside this package are minigrad's own; everything else is the user's code.
 # NOTE: match the package folder itself, not any path containing "/minigrad/": a checkout of the
@@ -108,7 +108,7 @@ def graph_stats(t) -> dict:
                 seen.add(p)
                 stack.append(p)
     depth = {}
-    for node in sorted(nodes, key=engine._seq_key):  # parents always come earlier on the tape
+    for node in sorted(nodes, key=lambda n: n._seq):  # parents always come earlier on the tape
         d = 0
         for p in node._parents:
             if isinstance(p, autograd.Function):

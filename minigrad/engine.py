@@ -11,7 +11,6 @@ become one matmul.
 from __future__ import annotations
 
 import heapq
-import operator
 
 from .autograd import _anomaly, _check_anomaly, _freed_error, _mode
 from .backend import device_of as _device_of
@@ -318,9 +317,6 @@ def _check_grad(node, gi, shape, dtype):
         )
     # callers test `dtype is not` first (fast, and may flag two equal dtypes): `!=` decides here
     return gi.astype(dtype) if gi.dtype != dtype else gi
-
-
-_seq_key = operator.attrgetter("_seq")
 
 
 def _accumulate(p, g, grads, leaf_grads):

@@ -9,6 +9,7 @@ import builtins
 
 from . import ops
 from .ops import _const, _normalize_axis, reshape, stack, transpose  # noqa: F401  (stack re-exported)
+from .ops.reduce import _finite_max
 from .tensor import Tensor
 
 
@@ -96,10 +97,7 @@ def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 def _max_shift(x: Tensor, axes: tuple) -> Tensor:
     """The max of x along axes (kept as size-1 axes), as a constant: subtracting it keeps exp() from
     overflowing, and it cancels exactly in the gradient. Non-finite maxima shift by 0 instead."""
-    xp = x.device.xp
-    m = x.data.max(axis=axes, keepdims=True) if x.size else xp.zeros(_keep(x.shape, axes), x.dtype)
-    m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or an inf) along the axis: shift by 0 instead
-    return Tensor._make(m.astype(x.dtype), x.device, False, None)
+    return Tensor._make(_finite_max(x.device.xp, x.data, axes), x.device, False, None)
 
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -121,10 +119,6 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along axis; finite for logits of any size (the primitive ops.LogSoftmax)."""
     axes = _normalize_axis("log_softmax", axis, x.ndim)
     return ops.LogSoftmax.apply(ops._float(x), axes=axes)
-
-
-def _keep(shape, axes):
-    return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
 def _drop(shape, axes):

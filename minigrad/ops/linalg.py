@@ -125,9 +125,7 @@ def addmm(c, x, y, y_contiguous=None) -> Tensor:
         c = broadcast_to(c, out_shape)
     if c.dtype != x.dtype or y.dtype != x.dtype:
         return add(c, matmul(x, y))  # mixed dtypes: let add and matmul promote as they do
-    if y_contiguous is not None:
-        return AddMatMul.apply(x, y, c, y_contiguous=y_contiguous)
-    return AddMatMul.apply(x, y, c)
+    return AddMatMul.apply(x, y, c, y_contiguous=y_contiguous)
 
 
 class Linear(Function):

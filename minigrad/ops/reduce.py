@@ -58,6 +58,15 @@ def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return Max.apply(x, axes=axes, keepdims=keepdims)
 
 
+def _finite_max(xp, x, axes: tuple):
+    """The max of the array x along axes (kept as size-1 axes), 0 where it is not finite (all -inf, or an
+    inf) and for an empty x: the shift that keeps exp() from overflowing in log_softmax and logsumexp."""
+    if not x.size:
+        return xp.zeros(_keep_shape(x.shape, axes), x.dtype)
+    m = x.max(axis=axes, keepdims=True)
+    return xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
+
+
 class LogSoftmax(Function):
     """out = x - m - log(sum(exp(x - m))) along axes, m = max(x) along axes (0 where not finite);
     vjp: gx = g - exp(out) * sum(g, axes)
@@ -70,12 +79,7 @@ class LogSoftmax(Function):
     def forward(ctx, x, axes=()):
         xp = ctx.xp
         ctx.axes = axes
-        if x.size:
-            m = x.max(axis=axes, keepdims=True)
-            m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or an inf) along the axis: shift by 0
-            shifted = x - m
-        else:
-            shifted = x.copy()
+        shifted = x - _finite_max(xp, x, axes)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=axes, keepdims=True))
         ctx.save_for_backward(out)
         return out
