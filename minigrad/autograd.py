@@ -50,13 +50,24 @@ class Function:
         y = Cube.apply(mg.tensor([1.0, 2.0], requires_grad=True))
 
     Call ``Cube.apply(*tensors, **hyperparameters)``, never ``forward`` directly.
+
+    Optional, for speed: set the class attribute ``array_backward = True`` when backward uses only what
+    NumPy/CuPy arrays share with Tensors (``+ - * / ** @``, comparisons, indexing, ``.T``, ``.reshape``,
+    ``.transpose``, ``.swapaxes``, ``.sum``, ``.astype``), as ``Cube.backward`` does. Without
+    create_graph nothing needs recording, so the engine then runs the same rule on raw arrays
+    (``g`` and ``ctx.saved_tensors`` are arrays, and so are the results): no Tensor and no op dispatch
+    per operation. With create_graph it runs on Tensors as always, so one rule serves both.
     """
+
+    array_backward = False  # True: backward also runs on raw arrays (see above)
 
     needs_input_grad: tuple = ()
     _saved = (
         None  # what forward saved: a tuple of input Tensors, or general entries (_resolve_saved)
     )
     _versions = None  # None: every saved tensor is an input that was at version 0 when saved
+    _raw = None  # in that case, the arrays forward saved
+    _arrays = False  # set by the engine while it runs an array_backward rule on raw arrays
     _freed = False
     _special = False  # True sends the node down the engine's slow path (hooks, freed, scatter, ...)
     _is_node = True  # graph parents are nodes (Functions) or leaves (Tensors, where this is False)
@@ -159,6 +170,7 @@ class Function:
             if n >= 2 and len(saved) == 2 and saved[0] is x.data and saved[1] is inputs[1].data:
                 # the first two inputs (mul, matmul, addmm, ...)
                 ctx._saved = inputs if n == 2 else inputs[:2]
+                ctx._raw = saved
                 y = inputs[1]
                 if x._vbox is not None or y._vbox is not None:
                     ctx._versions = (x._version, y._version)
@@ -210,15 +222,18 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple:
+        arrays = (
+            self._arrays
+        )  # raw arrays instead of Tensors: the engine runs an array_backward rule
         saved = self._saved
         if self._versions is None and saved is not None:
             # the fast case: only inputs, all at version 0 when saved
             for t in saved:
                 if t._vbox is not None and t._vbox[0] != 0:
                     raise _modified_error(self, t, 0)
-            return saved
-        if saved is _OUTPUT_ONLY:
-            return (self._output_tensor(0),)  # tanh, sigmoid, exp: the second common case
+            return self._raw if arrays else saved
+        if saved is _OUTPUT_ONLY:  # tanh, sigmoid, exp: the second common case
+            return (self._output(0, arrays),)
         if self._freed:
             raise _freed_error(self)
         if saved is None:
@@ -226,20 +241,25 @@ class Function:
         out = []
         for t, version in zip(saved, self._versions):
             if t is _OUTPUT:
-                out.append(self._output_tensor(version))
-            elif t is not None and t._version != version:
+                out.append(self._output(version, arrays))
+            elif t is None:
+                out.append(None)
+            elif t._version != version:
                 raise _modified_error(self, t, version)
             else:
-                out.append(t)
+                out.append(t.data if arrays else t)
         return tuple(out)
 
-    def _output_tensor(self, version):
+    def _output(self, version, array: bool):
+        """The op's own output, as an array or as a Tensor wired to this node."""
         ref = self._out_ref()
         if ref is not None and ref._version != version:
             raise RuntimeError(
                 f"{self.name()}: its output (shape {ref.shape}) was modified in place after the op "
                 "ran, and backward needs it; use an out-of-place op or clone() the output first."
             )
+        if array:
+            return self._out
         return Tensor._make(self._out, self._dev, True, self)
 
     def name(self) -> str:

@@ -2,10 +2,12 @@
 
 `backward` visits the nodes that receive a gradient in reverse sequence order (a heap of waiting nodes,
 no recursion), calls each node's `backward` with the gradient of its output, and sums what comes back
-into the parents' gradients with `+`. Without create_graph, three measured shortcuts keep long
-unrolled sequences fast (each marked NOTE below): gradient buffers this pass allocated are updated in
-place, slice gradients are scattered into one buffer, and a weight's matmul gradients over all time steps
-become one matmul.
+into the parents' gradients with `+`. Without create_graph nothing records, so gradients travel as raw
+arrays and the rules marked `array_backward` run on them directly (no Tensor, no op dispatch per
+operation); with create_graph every gradient is a Tensor and every rule records. Without create_graph,
+three more measured shortcuts keep long unrolled sequences fast (each marked NOTE below): gradient
+buffers this pass allocated are updated in place, slice gradients are scattered into one buffer, and a
+weight's matmul gradients over all time steps become one matmul.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from __future__ import annotations
 import heapq
 
 from .autograd import _anomaly, _check_anomaly, _freed_error, _mode
+from .backend import cpu as _cpu
 from .backend import device_of as _device_of
+from .backend import is_array as _is_array
+from .backend import is_scalar as _is_scalar
 from .tensor import Tensor
 
 
@@ -57,14 +62,20 @@ def _seed_grads(outputs, grad_outputs):
 
 def _run_backward(seeds, retain_graph, create_graph, capture=None):
     """Propagate gradients from (output, grad) seeds. With `capture` (a dict key -> None) gradients of those
-    keys (leaf tensors by id, or nodes) are returned instead of accumulated into leaves' .grad."""
+    keys (leaf tensors by id, or nodes) are returned instead of accumulated into leaves' .grad.
+
+    Without create_graph nothing records, so gradients travel as raw arrays (`fast`): a node whose class
+    has `array_backward` runs its rule on them directly, any other node gets its gradient wrapped in a
+    Tensor and its results unwrapped. With create_graph every gradient is a Tensor."""
+    fast = not create_graph
     grads = {}  # node -> gradient of its output so far
     leaf_grads = {}  # id(leaf) -> [leaf, gradient]
-    heap = []  # (-sequence number, node): the nodes that have some gradient and wait for their turn
+    owned = set()  # ids of gradient arrays this pass allocated itself: safe to update in place
     for out, g in seeds:
-        _accumulate(out.grad_fn or out, g, grads, leaf_grads)
-    for node in grads:
-        heap.append((-node._seq, node))
+        _accumulate(out.grad_fn or out, g.data if fast else g, grads, leaf_grads, owned, fast)
+    # what a gradient is: an array of the seeds' device, or a Tensor
+    gtype = seeds[0][0].device.array_type if fast else Tensor
+    heap = [(-node._seq, node) for node in grads]  # the nodes that have some gradient and wait
     heapq.heapify(heap)
 
     # Replay the tape backwards, without recursion: always take the waiting node with the highest
@@ -72,11 +83,9 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     prev = _mode.enabled
     _mode.enabled = create_graph
     anomaly = _anomaly[0]
-    fast = not create_graph  # gradient buffers may be updated in place (nothing records them)
     plain = fast and capture is None and not anomaly  # most nodes need nothing but their backward
     push, pop = heapq.heappush, heapq.heappop
     try:
-        owned = set()  # ids of gradient buffers this pass allocated itself: safe to update in place
         pending = {}  # key -> [(x, g), ...]: x^T @ g terms of a matmul's right operand, summed at once
         # a node that just got its first gradient; it skips the heap when it is the latest
         nxt = None
@@ -100,7 +109,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 if node._freed:
                     raise _freed_error(node)
                 if node._hooks is not None or node._retained is not None or capture is not None:
-                    g = _node_extras(node, g, capture)
+                    g = _node_extras(node, g, capture, fast)
                 if anomaly:
                     _mode.anomaly_node = node  # lets a NaN raised inside backward name this node
                 if fast and node._scatters:
@@ -122,12 +131,15 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     # terms when W's node is reached, instead of T thin matmuls and T - 1 additions.
                     need = node.needs_input_grad
                     node.needs_input_grad = (need[0], False) + need[2:]
-                    gins = type(node).backward(node, g)
+                    gins = _vjp(node, g, fast)
                     node.needs_input_grad = need
                 else:
-                    gins = type(node).backward(node, g)
-            else:
+                    gins = _vjp(node, g, fast)
+            elif node.array_backward:  # NOTE: the common case, inline
+                node._arrays = True
                 gins = type(node).backward(node, g)
+            else:
+                gins = _vjp(node, g, fast)
             if gins.__class__ is not tuple:
                 gins = (gins,)
             parents = node._parents
@@ -141,11 +153,11 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     continue
                 if p._is_node:
                     if (
-                        gi.__class__ is not Tensor
-                        or gi.data.shape != p._shape
-                        or gi.data.dtype is not p._dtype
+                        gi.__class__ is not gtype
+                        or gi.shape != p._shape
+                        or gi.dtype is not p._dtype
                     ):
-                        gi = _check_grad(node, gi, p._shape, p._dtype)
+                        gi = _check_grad(node, gi, p._shape, p._dtype, fast)
                     old = grads.get(p)
                     if old is not None:
                         grads[p] = _add(old, gi, owned, fast)
@@ -159,22 +171,23 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 else:  # a leaf
                     data = p.data
                     if (
-                        gi.__class__ is not Tensor
-                        or gi.data.shape != data.shape
-                        or gi.data.dtype is not data.dtype
+                        gi.__class__ is not gtype
+                        or gi.shape != data.shape
+                        or gi.dtype is not data.dtype
                     ):
-                        gi = _check_grad(node, gi, data.shape, data.dtype)
+                        gi = _check_grad(node, gi, data.shape, data.dtype, fast)
                     entry = leaf_grads.get(id(p))
                     if entry is None:
                         leaf_grads[id(p)] = [p, gi]
                     else:
                         entry[1] = _add(entry[1], gi, owned, fast)
                 if anomaly:
-                    _check_anomaly(node, "backward", gi.data, ())
+                    _check_anomaly(node, "backward", gi if fast else gi.data, ())
             if not retain_graph:
-                node._saved = None
-                node._out = None
+                node._saved = node._raw = node._out = None
                 node._freed = node._special = True
+            else:
+                node._arrays = False  # the graph stays: a later backward may want Tensors
         for key, terms in pending.items():  # what is left belongs to leaves
             entry = leaf_grads.get(key)
             leaf = entry[0] if entry is not None else terms[0][2]
@@ -183,19 +196,22 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
             )
             leaf_grads[key] = [leaf, total]
         for leaf, g in leaf_grads.values():
+            # NOTE: copy (unless this pass allocated it), so that two leaves never share one gradient
+            # array: optimizers and clipping update .grad in place.
+            copy = fast and id(g) not in owned
+            if fast:
+                g = Tensor._make(g, leaf.device, False, None)
             if leaf._hooks:
                 for hook in leaf._hooks:
                     r = hook(g)
                     if r is not None:
-                        g = r
+                        g, copy = r, False
             if capture is not None:
                 if id(leaf) in capture:
                     capture[id(leaf)] = g
                 continue
             if leaf.grad is None:
-                # NOTE: copy (unless this pass allocated it), so that two leaves never share one
-                # gradient array: optimizers and clipping update .grad in place.
-                if not (create_graph or id(g) in owned):
+                if copy:
                     g = Tensor._make(g.data.copy(), g.device, False, None)
                 leaf.grad = g
             else:
@@ -205,27 +221,50 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
         _mode.anomaly_node = None
 
 
+def _vjp(node, g, fast):
+    """node's backward; in fast mode g and the results are arrays (an `array_backward` rule takes them
+    as they are; any other rule gets g as a Tensor and its Tensors are unwrapped)."""
+    if not fast:
+        node._arrays = False  # (a pass without create_graph may have set it, then kept the graph)
+        return type(node).backward(node, g)
+    if node.array_backward:
+        node._arrays = True
+        return type(node).backward(node, g)
+    gins = type(node).backward(node, Tensor._make(g, _device_of(g), False, None))
+    if gins.__class__ is not tuple:
+        gins = (gins,)
+    out = []
+    for gi in gins:
+        if gi is not None and not isinstance(gi, Tensor):
+            raise TypeError(
+                f"{node.name()}.backward must return Tensors (or None), got {type(gi).__name__}"
+            )
+        out.append(None if gi is None else gi.data)
+    return tuple(out)
+
+
 def _add(old, g, owned, fast):
-    """old + g; without create_graph the sum lands in a buffer this pass owns, reused in place.
+    """old + g; without create_graph the sum lands in an array this pass owns, reused in place.
 
     NOTE: a weight used at every time step would otherwise allocate a new gradient array per step."""
     if not fast:
         return old + g
     if id(old) in owned:
-        old.data += g.data
+        old += g
         return old
-    total = old.data + g.data
-    if total.__class__ is not old.data.__class__:
-        total = old.device.xp.asarray(total)  # numpy turns the sum of two 0-d arrays into a scalar
-    out = Tensor._make(total, old.device, False, None)
-    owned.add(id(out))
-    return out
+    total = old + g
+    if total.__class__ is not old.__class__:
+        total = _device_of(old).xp.asarray(
+            total
+        )  # numpy turns the sum of two 0-d arrays into a scalar
+    owned.add(id(total))
+    return total
 
 
 def _defer_rhs(node, g, pending, grads, heap) -> bool:
     """Queue x^T @ g for a 2-D matmul x @ y; False when the shapes need the general rule."""
-    x = node.saved_tensors[0]
-    if g.data.ndim != 2 or x.data.ndim != 2:
+    x = node.saved_tensors[0].data
+    if g.ndim != 2 or x.ndim != 2:
         return False
     p = node._parents[1]
     key = p if p._is_node else id(p)
@@ -235,7 +274,7 @@ def _defer_rhs(node, g, pending, grads, heap) -> bool:
         if p._is_node and p not in grads:
             # it now waits for its turn, like any node with a gradient
             heapq.heappush(heap, (-p._seq, p))
-    terms.append((x.data, g.data, p))
+    terms.append((x, g, p))
     return True
 
 
@@ -250,12 +289,11 @@ def _flush_pending(terms, g, dtype, owned):
     total = (xs.T @ gs).astype(dtype, copy=False)
     if g is not None:
         if id(g) in owned:
-            g.data += total
+            g += total
             return g
-        total += g.data
-    out = Tensor._make(total, _device_of(total), False, None)
-    owned.add(id(out))
-    return out
+        total += g
+    owned.add(id(total))
+    return total
 
 
 def _scatter(node, g, grads, leaf_grads, owned):
@@ -267,15 +305,15 @@ def _scatter(node, g, grads, leaf_grads, owned):
     if leaf:
         entry = leaf_grads.get(id(p))
         old = entry[1] if entry is not None else None
-        shape, dtype, dev = p.data.shape, p.data.dtype, p.device
+        shape, dtype, xp = p.data.shape, p.data.dtype, p.device.xp
     else:
         old = grads.get(p)
-        shape, dtype, dev = p._shape, p._dtype, g.device
+        shape, dtype, xp = p._shape, p._dtype, node.xp
     fresh = False
     if old is None or id(old) not in owned:
-        buf = Tensor._make(dev.xp.zeros(shape, dtype=dtype), dev, False, None)
+        buf = xp.zeros(shape, dtype=dtype)
         if old is not None:
-            buf.data += old.data
+            buf += old
         else:
             fresh = True  # all zeros: the first slice can be written instead of added
         owned.add(id(buf))
@@ -286,12 +324,14 @@ def _scatter(node, g, grads, leaf_grads, owned):
             if old is None:
                 first = p
         old = buf
-    node._scatter_into(old.data, g.data.astype(dtype, copy=False), fresh)
+    node._scatter_into(old, g.astype(dtype, copy=False), fresh)
     return first
 
 
-def _node_extras(node, g, capture):
-    """Tensor hooks on a non-leaf, retain_grad, and gradients captured for mg.grad()."""
+def _node_extras(node, g, capture, fast):
+    """Tensor hooks on a non-leaf, retain_grad, and gradients captured for mg.grad() (all see Tensors)."""
+    if fast:
+        g = Tensor._make(g, _device_of(g), False, None)
     if node._hooks:
         for hook in node._hooks:
             r = hook(g)
@@ -303,11 +343,19 @@ def _node_extras(node, g, capture):
             t.grad = g if t.grad is None else t.grad + g
     if capture is not None and node in capture:
         capture[node] = g
-    return g
+    return g.data if fast else g
 
 
-def _check_grad(node, gi, shape, dtype):
-    if not isinstance(gi, Tensor):
+def _check_grad(node, gi, shape, dtype, fast):
+    if fast and not _is_array(gi):
+        if _is_scalar(gi) and hasattr(gi, "dtype"):  # numpy makes 0-d results scalars
+            gi = _cpu.xp.asarray(gi)
+        else:
+            raise TypeError(
+                f"{node.name()}.backward must return arrays (or None) in an array_backward rule, "
+                f"got {type(gi).__name__}"
+            )
+    elif not fast and not isinstance(gi, Tensor):
         raise TypeError(
             f"{node.name()}.backward must return Tensors (or None), got {type(gi).__name__}"
         )
@@ -319,16 +367,16 @@ def _check_grad(node, gi, shape, dtype):
     return gi.astype(dtype) if gi.dtype != dtype else gi
 
 
-def _accumulate(p, g, grads, leaf_grads):
+def _accumulate(p, g, grads, leaf_grads, owned, fast):
     if p._is_node:
         old = grads.get(p)
-        grads[p] = g if old is None else old + g
+        grads[p] = g if old is None else _add(old, g, owned, fast)
     else:
         entry = leaf_grads.get(id(p))
         if entry is None:
             leaf_grads[id(p)] = [p, g]
         else:
-            entry[1] = entry[1] + g
+            entry[1] = _add(entry[1], g, owned, fast)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False) -> None:

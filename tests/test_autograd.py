@@ -414,6 +414,82 @@ def test_custom_function_returning_wrong_number_of_gradients(device):
         out.sum().backward()
 
 
+class Cube(mg.Function):
+    """y = x**3, with a rule written in operators only (array_backward); records what backward got."""
+
+    array_backward = True
+    seen: list = []
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        Cube.seen.append((type(g), type(x)))
+        return g * 3 * x * x
+
+
+def test_array_backward_rule_runs_on_arrays_without_create_graph(device):
+    x = _t([1.0, -2.0], device)
+    array_type = x.device.array_type
+    Cube.seen.clear()
+    Cube.apply(x).sum().backward()
+    assert Cube.seen == [(array_type, array_type)]
+    assert isinstance(x.grad, mg.Tensor)
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 12.0])
+    Cube.seen.clear()
+    (g,) = mg.grad(Cube.apply(x).sum(), x, create_graph=True)
+    assert Cube.seen == [(mg.Tensor, mg.Tensor)] and g.requires_grad
+    (gg,) = mg.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), [6.0, -12.0])
+    assert gradcheck(Cube.apply, x) and gradgradcheck(Cube.apply, x)
+
+
+def test_graph_kept_by_an_array_pass_gives_tensors_to_create_graph(device):
+    # retain_graph keeps the nodes; the next backward, with create_graph, must hand them Tensors again
+    x = _t([0.3, -0.7], device)
+    out = (x.tanh() * x).sum()
+    (g1,) = mg.grad(out, x, retain_graph=True)
+    (g2,) = mg.grad(out, x, create_graph=True)
+    np.testing.assert_allclose(g1.numpy(), g2.numpy())
+    assert g2.requires_grad and not g1.requires_grad
+    (gg,) = mg.grad(g2.sum(), x)
+    t = np.tanh([0.3, -0.7])
+    expected = 2 * (1 - t**2) - 2 * np.array([0.3, -0.7]) * t * (1 - t**2)
+    np.testing.assert_allclose(gg.numpy(), expected)
+
+
+def test_rule_returning_the_wrong_kind_is_named(device):
+    class ArrayOut(mg.Function):  # not array_backward, yet returns a raw array
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.data * 2
+
+    class TensorOut(mg.Function):  # array_backward, yet makes a Tensor
+        array_backward = True
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return mg.tensor([2.0, 2.0], device=x.device) * 1
+
+    x = _t([1.0, 2.0], device)
+    with pytest.raises(TypeError, match="ArrayOut.backward must return Tensors"):
+        ArrayOut.apply(x).sum().backward()
+    with pytest.raises(TypeError, match="TensorOut.backward must return arrays"):
+        TensorOut.apply(x).sum().backward()
+
+
 # ---- the graph frees itself -----------------------------------------------------------------------------
 
 
@@ -536,9 +612,9 @@ def test_zero_dim_second_derivative(op, second, device):
 
 
 @pytest.mark.parametrize("op", ["tanh", "sigmoid"])
-def test_third_derivative_through_fused_activation_grads(op):
-    # TanhGrad / SigmoidGrad are the VJPs of tanh / sigmoid as single ops; their own VJPs must be right
-    # for every order, so check the second derivative's gradient against finite differences.
+def test_third_derivative_of_activations(op):
+    # the VJPs of tanh / sigmoid read their own output: check the second derivative's gradient (which
+    # differentiates through that saved output twice) against finite differences.
     x = mg.tensor(np.linspace(-2.0, 2.0, 7), dtype=mg.float64, requires_grad=True)
 
     def second(x):

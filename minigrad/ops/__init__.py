@@ -38,10 +38,8 @@ from .elementwise import (
     Abs,
     abs,
     Tanh,
-    TanhGrad,
     tanh,
     Sigmoid,
-    SigmoidGrad,
     _quiet_overflow,
     sigmoid,
     Relu,
@@ -58,7 +56,6 @@ from .elementwise import (
 )
 from .linalg import (
     MatMul,
-    _swap_last,
     matmul,
     AddMatMul,
     addmm,

@@ -21,23 +21,14 @@ class MatMul(Function):
         ctx.save_for_backward(x, y)
         return x @ y
 
+    array_backward = True  # (arrays and Tensors both have @ and swapaxes; see Function)
+
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        gx = matmul(g, _swap_last(y)) if ctx.needs_input_grad[0] else None
-        gy = matmul(_swap_last(x), g) if ctx.needs_input_grad[1] else None
+        gx = g @ y.swapaxes(-1, -2) if ctx.needs_input_grad[0] else None
+        gy = x.swapaxes(-1, -2) @ g if ctx.needs_input_grad[1] else None
         return gx, gy
-
-
-def _swap_last(x: Tensor) -> Tensor:
-    if x.data.ndim == 2:
-        fn = x.grad_fn
-        if fn.__class__ is Transpose and not fn._parents[0]._is_node:
-            return fn._parents[0]  # (W.T).T is the leaf W itself: no op (h @ W.T in every RNN step)
-        return Transpose.apply(x, axes=(1, 0))
-    axes = list(range(x.ndim))
-    axes[-1], axes[-2] = axes[-2], axes[-1]
-    return transpose(x, tuple(axes))
 
 
 def matmul(x, y) -> Tensor:
@@ -96,12 +87,14 @@ class AddMatMul(Function):
         out += c
         return out
 
+    array_backward = True
+
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = matmul(g, _swap_last(y)) if need[0] else None
-        gy = matmul(_swap_last(x), g) if need[1] else None
+        gx = g @ y.T if need[0] else None
+        gy = x.T @ g if need[1] else None
         return gx, gy, (g if need[2] else None)
 
 
@@ -143,15 +136,17 @@ class Linear(Function):
             out += b
         return out
 
+    array_backward = True
+
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = matmul(g, w) if need[0] else None
-        gw = matmul(Transpose.apply(g, axes=(1, 0)), x) if need[1] else None
+        gx = g @ w if need[0] else None
+        gw = g.T @ x if need[1] else None
         if len(need) == 2:
             return gx, gw
-        return gx, gw, (sum(g, 0) if need[2] else None)
+        return gx, gw, (g.sum(0) if need[2] else None)
 
 
 def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
@@ -165,5 +160,4 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
 from ._common import _broadcast_shape, _const  # noqa: E402
 from .elementwise import add  # noqa: E402
-from .reduce import sum  # noqa: E402
-from .shape import Transpose, broadcast_to, reshape, transpose  # noqa: E402
+from .shape import broadcast_to, reshape  # noqa: E402

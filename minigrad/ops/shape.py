@@ -23,9 +23,11 @@ class Reshape(Function):
         ctx.shape = x.shape
         return x.reshape(shape)
 
+    array_backward = True
+
     @staticmethod
     def backward(ctx, g):
-        return reshape(g, ctx.shape)
+        return g.reshape(ctx.shape)
 
 
 def reshape(x: Tensor, shape) -> Tensor:
@@ -64,6 +66,8 @@ def reshape(x: Tensor, shape) -> Tensor:
 class Transpose(Function):
     """out = x.transpose(axes);  vjp: gx = g.transpose(inverse permutation)"""
 
+    array_backward = True
+
     _makes_views = True  # its output may share the input's memory: in-place edits show in both
 
     @staticmethod
@@ -76,7 +80,7 @@ class Transpose(Function):
         inverse = [0] * len(ctx.axes)
         for i, a in enumerate(ctx.axes):
             inverse[a] = i
-        return transpose(g, tuple(inverse))
+        return g.transpose(tuple(inverse))
 
 
 def transpose(x: Tensor, axes=None) -> Tensor:
@@ -96,6 +100,8 @@ def transpose(x: Tensor, axes=None) -> Tensor:
 class BroadcastTo(Function):
     """out = broadcast_to(x, shape);  vjp: gx = g summed over the broadcast axes (the one place this happens)"""
 
+    array_backward = True
+
     _makes_views = True  # its output may share the input's memory: in-place edits show in both
 
     @staticmethod
@@ -109,7 +115,7 @@ class BroadcastTo(Function):
         axes = tuple(range(lead)) + tuple(
             lead + i for i, s in enumerate(ctx.in_shape) if s == 1 and g.shape[lead + i] != 1
         )
-        return reshape(sum(g, axes), ctx.in_shape) if axes else reshape(g, ctx.in_shape)
+        return g.sum(axis=axes).reshape(ctx.in_shape) if axes else g.reshape(ctx.in_shape)
 
 
 def broadcast_to(x: Tensor, shape) -> Tensor:
@@ -212,19 +218,14 @@ def getitem(x: Tensor, index) -> Tensor:
         raise IndexError(f"getitem: bad index for a tensor of shape {x.shape}: {e}") from None
 
 
-def _view_of(a, base: Tensor) -> Tensor:
-    """A constant tensor for the view `a` of base's array, sharing base's version counter."""
-    out = Tensor._make(backend_wrap(a, base), base.device, False, None)
-    out._share_version(base)
-    return out
-
-
 def backend_wrap(a, like: Tensor):
     return a if a.__class__ is like.device.array_type else like.device.xp.asarray(a)
 
 
 class Concatenate(Function):
     """out = concatenate(xs, axis);  vjp: g split back into the inputs' slices along axis"""
+
+    array_backward = True
 
     @staticmethod
     def forward(ctx, *xs, axis=0):
@@ -237,7 +238,7 @@ class Concatenate(Function):
         grads, start = [], 0
         lead = (slice(None),) * ctx.axis
         for need, n in zip(ctx.needs_input_grad, ctx.sizes):
-            grads.append(getitem(g, lead + (slice(start, start + n),)) if need else None)
+            grads.append(g[lead + (slice(start, start + n),)] if need else None)
             start += n
         return tuple(grads)
 
@@ -267,6 +268,8 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
 class Stack(Function):
     """out = stack(xs, axis);  vjp: gx_i = g[..., i, ...] (the slice at position i along axis)"""
 
+    array_backward = True
+
     @staticmethod
     def forward(ctx, *xs, axis=0):
         ctx.axis = axis
@@ -274,14 +277,8 @@ class Stack(Function):
 
     @staticmethod
     def backward(ctx, g):
-        need = ctx.needs_input_grad
-        if not (g.requires_grad and is_grad_enabled()):
-            # NOTE: nothing to record: the slices are plain views (what getitem returns here, without
-            # its per-call index checks: 2.5x faster for the outputs of a 25-step RNN)
-            parts = ctx.xp.moveaxis(g.data, ctx.axis, 0) if ctx.axis else g.data
-            return tuple(_view_of(parts[i], g) if n else None for i, n in enumerate(need))
         lead = (slice(None),) * ctx.axis
-        return tuple(getitem(g, lead + (i,)) if n else None for i, n in enumerate(need))
+        return tuple(g[lead + (i,)] if n else None for i, n in enumerate(ctx.needs_input_grad))
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
@@ -308,6 +305,8 @@ def stack(tensors, axis: int = 0) -> Tensor:
 class Pad(Function):
     """out = pad(x, pad_width, constant value);  vjp: gx = g[the slices that hold x]"""
 
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x, pad_width=(), value=0.0):
         ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))
@@ -315,7 +314,7 @@ class Pad(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return getitem(g, ctx.slices)
+        return g[ctx.slices]
 
 
 def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
@@ -340,4 +339,3 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
 from ._common import _broadcast_shape, _const, _normalize_axis  # noqa: E402
-from .reduce import sum  # noqa: E402

@@ -1,8 +1,9 @@
 """The op-check helper: testing an op is one `OpSpec` row (function, NumPy reference, input domain).
 
 `check_op(spec, data)` draws shapes (0-d, size-1 and broadcast pairs included) and values, then checks
-the forward against the reference, the backward with `gradcheck` (and `gradgradcheck`), that the inputs are
-not mutated, that float32 stays float32, that `no_grad` records nothing and, when PyTorch is installed and
+the forward against the reference, the backward with `gradcheck` (and `gradgradcheck`), that gradients
+without create_graph equal those with it (so an `array_backward` rule gives the same on arrays and
+Tensors), that the inputs are not mutated, that float32 stays float32, that `no_grad` records nothing and, when PyTorch is installed and
 the row has a `torch_fn`, forward values and gradients against PyTorch.
 """
 
@@ -221,6 +222,7 @@ def check_op(spec: OpSpec, data, device="cpu") -> None:
         gradcheck(f, tuple(xs))
         if spec.gradgrad:
             gradgradcheck(f, tuple(xs))
+        _check_both_modes(spec, f, xs)
 
     for k, (x, a) in enumerate(zip(xs, before)):
         assert np.array_equal(x.numpy(), a), f"{spec.name}: input {k} was modified by the op"
@@ -233,6 +235,34 @@ def check_op(spec: OpSpec, data, device="cpu") -> None:
     torch = _torch() if spec.torch_fn is not None else None
     if torch is not None:
         _check_against_torch(spec, torch, xs, arrays, kwargs)
+
+
+def _check_both_modes(spec: OpSpec, f, xs) -> None:
+    """Gradients without create_graph (rules marked `array_backward` then run on raw arrays) equal those
+    with it (every rule runs on Tensors)."""
+    outs = [o for o in f(*xs) if o.requires_grad]
+    if not outs:
+        return
+    rng = np.random.default_rng(1)
+    seeds = [tensor(rng.standard_normal(o.shape), dtype=o.dtype, device=o.device) for o in outs]
+    fast = autograd.grad(outs, xs, grad_outputs=seeds, retain_graph=True, allow_unused=True)
+    graph = autograd.grad(outs, xs, grad_outputs=seeds, create_graph=True, allow_unused=True)
+    for k, (a, b) in enumerate(zip(fast, graph)):
+        assert (a is None) == (b is None), (
+            f"{spec.name}: input {k} gets a gradient in one mode only"
+        )
+        if a is not None:
+            assert a.dtype == b.dtype and a.shape == b.shape, (
+                f"{spec.name}: input {k}: gradient {a.dtype} {a.shape} without create_graph, "
+                f"{b.dtype} {b.shape} with it"
+            )
+            np.testing.assert_allclose(
+                a.numpy(),
+                b.numpy(),
+                rtol=1e-12,
+                atol=1e-14,
+                err_msg=f"{spec.name}: gradient of input {k} without vs with create_graph",
+            )
 
 
 def _check_against_torch(spec: OpSpec, torch, xs, arrays, kwargs) -> None:
