@@ -222,9 +222,8 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple:
-        arrays = (
-            self._arrays
-        )  # raw arrays instead of Tensors: the engine runs an array_backward rule
+        # raw arrays instead of Tensors while the engine runs an array_backward rule
+        arrays = self._arrays
         saved = self._saved
         if self._versions is None and saved is not None:
             # the fast case: only inputs, all at version 0 when saved

@@ -205,7 +205,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 for hook in leaf._hooks:
                     r = hook(g)
                     if r is not None:
-                        g, copy = r, False
+                        g, copy = r, fast  # (the hook's tensor may be shared too)
             if capture is not None:
                 if id(leaf) in capture:
                     capture[id(leaf)] = g
@@ -254,9 +254,8 @@ def _add(old, g, owned, fast):
         return old
     total = old + g
     if total.__class__ is not old.__class__:
-        total = _device_of(old).xp.asarray(
-            total
-        )  # numpy turns the sum of two 0-d arrays into a scalar
+        # numpy turns the sum of two 0-d arrays into a scalar
+        total = _device_of(old).xp.asarray(total)
     owned.add(id(total))
     return total
 
