@@ -70,7 +70,9 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     fast = not create_graph
     grads = {}  # node -> gradient of its output so far
     leaf_grads = {}  # id(leaf) -> [leaf, gradient]
-    owned = set()  # ids of gradient arrays this pass allocated itself: safe to update in place
+    # ids of gradient arrays this pass allocated itself, safe to update in place -> None, or for a slice
+    # gradient buffer that is still zero outside the slices written so far, their span (see _scatter)
+    owned = {}
     for out, g in seeds:
         _accumulate(out.grad_fn or out, g.data if fast else g, grads, leaf_grads, owned, fast)
     # what a gradient is: an array of the seeds' device, or a Tensor
@@ -104,7 +106,9 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 g = _flush_pending(pending.pop(node), g, node._dtype, owned)
             if g is None:
                 continue
-            owned.discard(id(g))  # from here on g may be shared (Add.backward returns it twice)
+            mine = id(g) in owned
+            if mine:
+                del owned[id(g)]  # from here on g may be shared (Add.backward returns it twice)
             if node._special or not plain:  # the rare cases, all behind this one test
                 if node._freed:
                     raise _freed_error(node)
@@ -138,6 +142,13 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
             elif node.array_backward:  # NOTE: the common case, inline
                 node._arrays = True
                 gins = type(node).backward(node, g)
+                if mine and gins.__class__ is not tuple and gins is not None:
+                    # NOTE: a view of a buffer this pass owned (reshape, transpose) is the only way
+                    # to its memory now: owned too, so W_hh's gradient, reached through W_hh.T,
+                    # is not copied (a strided 1 MB copy per LSTM step)
+                    base = g if g.base is None else g.base
+                    if gins is g or gins.base is base:
+                        owned[id(gins)] = None
             else:
                 gins = _vjp(node, g, fast)
             if gins.__class__ is not tuple:
@@ -251,12 +262,13 @@ def _add(old, g, owned, fast):
         return old + g
     if id(old) in owned:
         old += g
+        owned[id(old)] = None  # (no longer zero outside any slices)
         return old
     total = old + g
     if total.__class__ is not old.__class__:
         # numpy turns the sum of two 0-d arrays into a scalar
         total = _device_of(old).xp.asarray(total)
-    owned.add(id(total))
+    owned[id(total)] = None
     return total
 
 
@@ -289,15 +301,20 @@ def _flush_pending(terms, g, dtype, owned):
     if g is not None:
         if id(g) in owned:
             g += total
+            owned[id(g)] = None
             return g
         total += g
-    owned.add(id(total))
+    owned[id(total)] = None
     return total
 
 
 def _scatter(node, g, grads, leaf_grads, owned):
     """Add the gradient of a slice x[index] into x's gradient buffer (allocated once, then reused).
-    Returns x's node when this gave it its first gradient (it then waits for its turn), else None."""
+    Returns x's node when this gave it its first gradient (it then waits for its turn), else None.
+
+    NOTE: while the buffer is zero outside the slices written so far (their span along one axis is
+    kept in `owned`), a slice outside that span is written instead of added: x[t] in a loop over t, or
+    an LSTM's four gate slices, each cost one write instead of a read and a write."""
     p = node._parents[0]
     first = None
     leaf = not p._is_node
@@ -308,14 +325,13 @@ def _scatter(node, g, grads, leaf_grads, owned):
     else:
         old = grads.get(p)
         shape, dtype, xp = p._shape, p._dtype, node.xp
-    fresh = False
     if old is None or id(old) not in owned:
         buf = xp.zeros(shape, dtype=dtype)
         if old is not None:
             buf += old
+            owned[id(buf)] = None
         else:
-            fresh = True  # all zeros: the first slice can be written instead of added
-        owned.add(id(buf))
+            owned[id(buf)] = ()  # all zeros, nothing written yet
         if leaf:
             leaf_grads[id(p)] = [p, buf]
         else:
@@ -323,6 +339,19 @@ def _scatter(node, g, grads, leaf_grads, owned):
             if old is None:
                 first = p
         old = buf
+    written = owned[id(old)]
+    span = node._span() if written is not None else None
+    fresh = span is not None and (
+        not written or (span[0] == written[0] and (span[2] <= written[1] or span[1] >= written[2]))
+    )
+    if span is None:
+        owned[id(old)] = None
+    elif not written:
+        owned[id(old)] = span
+    elif span[0] == written[0]:
+        owned[id(old)] = (span[0], min(span[1], written[1]), max(span[2], written[2]))
+    else:
+        owned[id(old)] = None
     node._scatter_into(old, g.astype(dtype, copy=False), fresh)
     return first
 

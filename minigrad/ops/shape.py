@@ -149,6 +149,9 @@ def _is_basic(index) -> bool:
     return builtins.all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
 
 
+_FULL = slice(None)
+
+
 class GetItem(Function):
     """out = x[index];  vjp: gx = zeros_like(x) with g added at index (repeated indices add up)"""
 
@@ -164,9 +167,32 @@ class GetItem(Function):
         ctx.shape, ctx.index = x.shape, index
         return x[index]
 
+    def _span(ctx):
+        """(axis, start, stop) when the index selects one contiguous range along one axis (x[t],
+        x[a:b], x[..., a:b], x[:, a:b]), else None: what the engine's slice-gradient buffer tracks."""
+        index = ctx.index if ctx.index.__class__ is tuple else (ctx.index,)
+        if not ctx.basic or not index or None in index:
+            return None
+        if index[0] is Ellipsis and len(index) == 2:
+            axis = len(ctx.shape) - 1
+        elif builtins.all(i == _FULL for i in index[:-1]):
+            axis = len(index) - 1
+        else:
+            return None
+        last = index[-1]
+        if axis >= len(ctx.shape) or last is Ellipsis:
+            return None
+        n = ctx.shape[axis]
+        if last.__class__ is slice:
+            start, stop, step = last.indices(n)
+            return (axis, start, stop) if step == 1 and start < stop else None
+        if last.__class__ is not int:  # (a bool is an int to _is_basic, but adds an axis)
+            return None
+        return (axis, last % n, last % n + 1)  # (basic indexing checked its range)
+
     def _scatter_into(ctx, buf, g, fresh: bool = False) -> None:
         """buf[index] += g (the engine's shortcut for backward without create_graph; `fresh`: buf is
-        all zeros, so a basic index may simply be written)."""
+        zero where index points, so a basic index may simply be written)."""
         if ctx.basic:
             if fresh:
                 buf[ctx.index] = g
