@@ -88,7 +88,9 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     plain = fast and capture is None and not anomaly  # most nodes need nothing but their backward
     push, pop = heapq.heappush, heapq.heappop
     try:
-        pending = {}  # key -> [(x, g), ...]: x^T @ g terms of a matmul's right operand, summed at once
+        # key -> [transposed, (x, g, y's node), ...]: the x^T @ g terms of a matmul's right operand y,
+        # summed at once (transposed: y is a transposed view, see _flush_pending)
+        pending = {}
         # a node that just got its first gradient; it skips the heap when it is the latest
         nxt = None
         while True:
@@ -201,7 +203,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 node._arrays = False  # the graph stays: a later backward may want Tensors
         for key, terms in pending.items():  # what is left belongs to leaves
             entry = leaf_grads.get(key)
-            leaf = entry[0] if entry is not None else terms[0][2]
+            leaf = entry[0] if entry is not None else terms[1][2]
             total = _flush_pending(
                 terms, entry[1] if entry is not None else None, leaf.dtype, owned
             )
@@ -274,14 +276,16 @@ def _add(old, g, owned, fast):
 
 def _defer_rhs(node, g, pending, grads, heap) -> bool:
     """Queue x^T @ g for a 2-D matmul x @ y; False when the shapes need the general rule."""
-    x = node.saved_tensors[0].data
+    x, y = node.saved_tensors[:2]
+    x = x.data
     if g.ndim != 2 or x.ndim != 2:
         return False
     p = node._parents[1]
     key = p if p._is_node else id(p)
     terms = pending.get(key)
     if terms is None:
-        pending[key] = terms = []
+        # the first entry: whether y is a transposed view (W.T), whose gradient is best laid out so
+        pending[key] = terms = [not y.data.flags.c_contiguous and y.data.flags.f_contiguous]
         if p._is_node and p not in grads:
             # it now waits for its turn, like any node with a gradient
             heapq.heappush(heap, (-p._seq, p))
@@ -290,14 +294,18 @@ def _defer_rhs(node, g, pending, grads, heap) -> bool:
 
 
 def _flush_pending(terms, g, dtype, owned):
-    """Sum the queued x^T @ g terms with one matmul of the concatenated terms, plus g (or None)."""
+    """Sum the queued x^T @ g terms with one matmul of the concatenated terms, plus g (or None).
+
+    NOTE: for a transposed y (h @ W.T) the product is computed as (g^T x)^T, the same BLAS call with
+    its operands swapped: W's gradient then comes out row-major like W, with no transposing copy."""
+    transposed, terms = terms[0], terms[1:]
     if len(terms) == 1:
         xs, gs = terms[0][0], terms[0][1]
     else:
         xp = _device_of(terms[0][1]).xp
         xs = xp.concatenate([t[0] for t in terms])
         gs = xp.concatenate([t[1] for t in terms])
-    total = (xs.T @ gs).astype(dtype, copy=False)
+    total = ((gs.T @ xs).T if transposed else xs.T @ gs).astype(dtype, copy=False)
     if g is not None:
         if id(g) in owned:
             g += total
@@ -306,6 +314,11 @@ def _flush_pending(terms, g, dtype, owned):
         total += g
     owned[id(total)] = None
     return total
+
+
+_SPAN_MIN = (
+    4096  # smaller slices are not tracked: that costs more than writing instead of adding saves
+)
 
 
 def _scatter(node, g, grads, leaf_grads, owned):
@@ -340,17 +353,18 @@ def _scatter(node, g, grads, leaf_grads, owned):
                 first = p
         old = buf
     written = owned[id(old)]
-    span = node._span() if written is not None else None
-    fresh = span is not None and (
-        not written or (span[0] == written[0] and (span[2] <= written[1] or span[1] >= written[2]))
-    )
+    span = node._span() if written is not None and g.size >= _SPAN_MIN else None
     if span is None:
+        fresh = written == ()  # the first slice into a zero buffer is written all the same
         owned[id(old)] = None
     elif not written:
+        fresh = True
         owned[id(old)] = span
     elif span[0] == written[0]:
+        fresh = span[2] <= written[1] or span[1] >= written[2]
         owned[id(old)] = (span[0], min(span[1], written[1]), max(span[2], written[2]))
     else:
+        fresh = False
         owned[id(old)] = None
     node._scatter_into(old, g.astype(dtype, copy=False), fresh)
     return first

@@ -150,10 +150,18 @@ def test_slice_gradients_into_one_buffer(device):
 _INDEX_FORMS = st.sampled_from(["row", "rows", "cols", "last", "col", "step", "fancy", "whole"])
 
 
+@pytest.mark.parametrize("span_min", [0, 4096], ids=["tracked", "untracked"])
 @given(data=st.data())
-def test_slice_gradients_in_any_order_match_a_dense_sum(data, device):
+def test_slice_gradients_in_any_order_match_a_dense_sum(data, device, span_min):
     # Random mixes of the index forms the engine writes (not adds) while a buffer is still zero outside
     # what was written, with overlaps, forms it does not track (step, fancy) and direct uses between.
+    # span_min=0 makes the engine track these small slices as it tracks large ones.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mg.engine, "_SPAN_MIN", span_min)
+        _check_slice_gradients(data, device)
+
+
+def _check_slice_gradients(data, device):
     shape = (data.draw(st.integers(1, 4), label="rows"), data.draw(st.integers(1, 5), label="cols"))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
     ints = lambda n: st.integers(-n, n - 1)  # noqa: E731
