@@ -316,9 +316,8 @@ def _flush_pending(terms, g, dtype, owned):
     return total
 
 
-_SPAN_MIN = (
-    4096  # smaller slices are not tracked: that costs more than writing instead of adding saves
-)
+# smaller slices are not tracked (see _scatter): that costs more than writing instead of adding saves
+_SPAN_MIN = 4096
 
 
 def _scatter(node, g, grads, leaf_grads, owned):

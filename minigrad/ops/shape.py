@@ -16,14 +16,14 @@ from ..tensor import Tensor
 class Reshape(Function):
     """out = x.reshape(shape);  vjp: gx = g.reshape(x.shape)"""
 
+    array_backward = True
+
     _makes_views = True  # its output may share the input's memory: in-place edits show in both
 
     @staticmethod
     def forward(ctx, x, shape=()):
         ctx.shape = x.shape
         return x.reshape(shape)
-
-    array_backward = True
 
     @staticmethod
     def backward(ctx, g):
