@@ -147,7 +147,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 if mine and gins.__class__ is not tuple and gins is not None:
                     # NOTE: a view of a buffer this pass owned (reshape, transpose) is the only way
                     # to its memory now: owned too, so W_hh's gradient, reached through W_hh.T,
-                    # is not copied (a strided 1 MB copy per LSTM step)
+                    # becomes W_hh.grad without a copy (1 MB per LSTM step)
                     base = g if g.base is None else g.base
                     if gins is g or gins.base is base:
                         owned[id(gins)] = None
