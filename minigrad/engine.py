@@ -76,7 +76,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     for out, g in seeds:
         _accumulate(out.grad_fn or out, g.data if fast else g, grads, leaf_grads, owned, fast)
     # what a gradient is: an array of the seeds' device, or a Tensor
-    gtype = seeds[0][0].device.array_type if fast else Tensor
+    gtype = seeds[0][0].device.array_type if fast and seeds else Tensor
     heap = [(-node._seq, node) for node in grads]  # the nodes that have some gradient and wait
     heapq.heapify(heap)
 

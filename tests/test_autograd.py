@@ -693,3 +693,11 @@ def test_third_derivative_of_activations(op):
         return h
 
     assert mg.gradcheck(second, (x,))
+
+
+def test_no_outputs_is_not_a_crash(device):
+    x = _t([1.0], device)
+    mg.autograd.backward([])  # nothing to differentiate: nothing happens
+    assert x.grad is None
+    with pytest.raises(RuntimeError, match="was not used"):
+        mg.grad([], [x])
