@@ -249,9 +249,7 @@ def _vjp(node, g, fast):
     out = []
     for gi in gins:
         if gi is not None and not isinstance(gi, Tensor):
-            raise TypeError(
-                f"{node.name()}.backward must return Tensors (or None), got {type(gi).__name__}"
-            )
+            raise _not_tensor_error(node, gi)
         out.append(None if gi is None else gi.data)
     return tuple(out)
 
@@ -387,6 +385,12 @@ def _node_extras(node, g, capture, fast):
     return g.data if fast else g
 
 
+def _not_tensor_error(node, gi) -> TypeError:
+    return TypeError(
+        f"{node.name()}.backward must return Tensors (or None), got {type(gi).__name__}"
+    )
+
+
 def _check_grad(node, gi, shape, dtype, fast):
     if fast and not _is_array(gi):
         if _is_scalar(gi) and hasattr(gi, "dtype"):  # numpy makes 0-d results scalars
@@ -397,9 +401,7 @@ def _check_grad(node, gi, shape, dtype, fast):
                 f"got {type(gi).__name__}"
             )
     elif not fast and not isinstance(gi, Tensor):
-        raise TypeError(
-            f"{node.name()}.backward must return Tensors (or None), got {type(gi).__name__}"
-        )
+        raise _not_tensor_error(node, gi)
     if gi.shape != shape:
         raise RuntimeError(
             f"{node.name()}.backward returned a gradient of shape {gi.shape} for an input of shape {shape}"
