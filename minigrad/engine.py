@@ -19,6 +19,8 @@ from .backend import cpu as _cpu
 from .backend import device_of as _device_of
 from .backend import is_array as _is_array
 from .backend import is_scalar as _is_scalar
+from .backend import out_concat as _out_concat
+from .backend import zeros as _zeros
 from .tensor import Tensor
 
 
@@ -300,7 +302,8 @@ class _Terms:
             xs, gs = self.xs[0], self.gs[0]
         else:
             xp = _device_of(self.gs[0]).xp
-            xs, gs = xp.concatenate(self.xs), xp.concatenate(self.gs)
+            xs = xp.concatenate(self.xs, out=_out_concat(self.xs))
+            gs = xp.concatenate(self.gs, out=_out_concat(self.gs))
         part = (gs.T @ xs).T if self.transposed else xs.T @ gs
         if self.total is None:
             self.total = part
@@ -368,7 +371,7 @@ def _scatter(node, g, grads, leaf_grads, owned):
         old = grads.get(p)
         shape, dtype, xp = p._shape, p._dtype, node.xp
     if old is None or id(old) not in owned:
-        buf = xp.zeros(shape, dtype=dtype)
+        buf = _zeros(xp, shape, dtype)
         if old is not None:
             buf += old
             owned[id(buf)] = None

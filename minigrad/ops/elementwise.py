@@ -11,6 +11,11 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 
+# NOTE: large float results are written into recycled arrays (see backend.out_like); small ones take
+# numpy's operators, the fastest path for them
+_BIG = backend._CACHE_MIN
+_out = backend.out_like
+
 # ---- elementwise arithmetic ---------------------------------------------------------------------------
 
 
@@ -21,7 +26,9 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        return x + y
+        if x.size < _BIG:
+            return x + y
+        return ctx.xp.add(x, y, out=_out(x, y))
 
     @staticmethod
     def backward(ctx, g):
@@ -40,7 +47,9 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        return x - y
+        if x.size < _BIG:
+            return x - y
+        return ctx.xp.subtract(x, y, out=_out(x, y))
 
     @staticmethod
     def backward(ctx, g):
@@ -59,7 +68,9 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
-        return x * y
+        if x.size < _BIG:
+            return x * y
+        return ctx.xp.multiply(x, y, out=_out(x, y))
 
     @staticmethod
     def backward(ctx, g):
@@ -80,7 +91,7 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return -x
+        return -x if x.size < _BIG else ctx.xp.negative(x, out=_out(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -100,7 +111,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        out = x / y
+        out = x / y if x.size < _BIG else ctx.xp.divide(x, y, out=_out(x, y))
         ctx.save_for_backward(y, out)
         return out
 
@@ -193,7 +204,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = ctx.xp.exp(x)
+        out = ctx.xp.exp(x, out=_out(x) if x.size >= _BIG else None)
         ctx.save_for_backward(out)
         return out
 
@@ -215,7 +226,7 @@ class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return ctx.xp.log(x)
+        return ctx.xp.log(x, out=_out(x) if x.size >= _BIG else None)
 
     @staticmethod
     def backward(ctx, g):
@@ -234,7 +245,7 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = ctx.xp.sqrt(x)
+        out = ctx.xp.sqrt(x, out=_out(x) if x.size >= _BIG else None)
         ctx.save_for_backward(out)
         return out
 
@@ -275,7 +286,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = ctx.xp.tanh(x)
+        out = ctx.xp.tanh(x) if x.size < _BIG else ctx.xp.tanh(x, out=_out(x))
         ctx.save_for_backward(out)
         return out
 
@@ -299,7 +310,7 @@ class Sigmoid(Function):
         xp = ctx.xp
         # NOTE: exp(-x) overflows to inf for very negative x, and 1 / (1 + inf) = 0 is the right limit:
         # silence the warning rather than pay for a branch-free two-sided formula (35% slower).
-        e = xp.negative(x)
+        e = xp.negative(x) if x.size < _BIG else xp.negative(x, out=_out(x))
         if e.__class__ is not x.__class__:
             e = xp.asarray(e)  # numpy returns a scalar for 0-d input
         with _quiet_overflow(xp):
@@ -332,7 +343,7 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward((x > 0).astype(x.dtype))
-        return ctx.xp.maximum(x, 0)
+        return ctx.xp.maximum(x, 0, out=_out(x) if x.size >= _BIG else None)
 
     @staticmethod
     def backward(ctx, g):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+
+_BIG = backend._CACHE_MIN  # larger results are written into recycled arrays (see backend.out_like)
 
 # ---- linear algebra ------------------------------------------------------------------------------------
 
@@ -19,7 +22,9 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
-        return x @ y
+        if x.ndim != 2 or x.shape[0] * y.shape[-1] < _BIG:
+            return x @ y
+        return ctx.xp.matmul(x, y, out=backend.out_matmul(x, y))
 
     @staticmethod
     def backward(ctx, g):
@@ -83,7 +88,11 @@ class AddMatMul(Function):
     @staticmethod
     def forward(ctx, x, y, c, y_contiguous=None):
         ctx.save_for_backward(x, y)
-        out = x @ (y if y_contiguous is None else y_contiguous)
+        y = y if y_contiguous is None else y_contiguous
+        if x.shape[0] * y.shape[1] < _BIG:
+            out = x @ y
+        else:
+            out = ctx.xp.matmul(x, y, out=backend.out_matmul(x, y))
         out += c
         return out
 
@@ -131,7 +140,10 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b=None):
         ctx.save_for_backward(x, w)
-        out = x @ w.T
+        if x.shape[0] * w.shape[0] < _BIG:
+            out = x @ w.T
+        else:
+            out = ctx.xp.matmul(x, w.T, out=backend.out_matmul(x, w.T))
         if b is not None:
             out += b
         return out
