@@ -281,6 +281,24 @@ def memory_profile(step, steps: int, release=None) -> tuple[int, int, float, int
     return int(peaks.max()), int(levels[-1] - levels[warm - 1]), slope, found
 
 
+def print_page_faults(steps: dict, n: int = 5) -> None:
+    """Minor page faults per step of each candidate (fresh memory pages touched), where the OS reports them.
+
+    NOTE: the candidates share one C allocator, so one candidate's memory habits change another's
+    faults; on a virtual machine a fault costs microseconds, enough to move the ratios above."""
+    try:
+        import resource
+    except ImportError:  # (not on Windows)
+        return
+    print("\nminor page faults per step (after the timing rounds)")
+    for name, step in steps.items():
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(n):
+            step()
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / n
+        print(f"  {name:<15}{faults:>10.0f}")
+
+
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])
     add_threads_flag(parser)
@@ -333,6 +351,8 @@ def main() -> None:
         unit="ms",
         stat=args.stat,
     )
+
+    print_page_faults(steps_by_name)
 
     mem = {}
     if not args.no_memory:
