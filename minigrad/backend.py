@@ -232,8 +232,8 @@ _EVICT_EVERY = 256  # at the limit, free arrays are dropped once per this many m
 
 def _refs_when_free() -> int | None:
     """What sys.getrefcount(arrays[i]) reads for an array that only a list holds (interpreters differ),
-    or None where reference counts cannot tell (a build without the GIL): recycling is then off."""
-    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+    or None where reference counts cannot tell (a build without the GIL, PyPy): recycling is then off."""
+    if not getattr(sys, "_is_gil_enabled", lambda: True)() or not hasattr(sys, "getrefcount"):
         return None
     arrays = [np.empty(1)]
     return sys.getrefcount(arrays[0])
@@ -284,8 +284,10 @@ class _Recycler:
 
     def evict(self) -> None:
         """Drop every free array (the lock is held)."""
-        getrefcount, free = sys.getrefcount, self.free_refs
         self.misses = 0
+        if self.free_refs is None:
+            return  # (nothing was ever kept)
+        getrefcount, free = sys.getrefcount, self.free_refs
         for key, entry in list(self.arrays.items()):
             arrays = entry[0]
             keep = [arrays[i] for i in range(len(arrays)) if getrefcount(arrays[i]) != free]

@@ -190,3 +190,12 @@ def test_at_the_limit_arrays_of_shapes_no_longer_used_make_room(monkeypatch):
     _ = b * b  # the 4th miss drops the free (64, 64) array and recycles a (128, 32) one
     key_shapes = [shape for shape, _ in backend._recycler.arrays]
     assert key_shapes == [(128, 32)]
+
+
+def test_where_reference_counts_cannot_tell_nothing_is_recycled(monkeypatch):
+    monkeypatch.setattr(backend._recycler, "free_refs", None)  # as on PyPy or without the GIL
+    a = _randn(*SHAPE)
+    y = a * a
+    np.testing.assert_array_equal(y.numpy(), a.numpy() * a.numpy())
+    backend.empty_cache()
+    assert backend.cache_info()["arrays"] == 0
