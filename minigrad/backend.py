@@ -226,7 +226,9 @@ def broadcast_shapes(*shapes):
 # CuPy keeps a memory pool on the GPU; this is the same idea for NumPy: an op writes a large float result
 # into an array recycled from an earlier step (and a fault-free step is what the recycler buys).
 _CACHE_MIN = 4096  # elements: smaller arrays are cheap to allocate, and a lookup would cost more
-_SCAN = 16  # a free array is looked for among this many entries after the last one handed out
+_SEARCH = (
+    1024  # a free array is looked for among at most this many entries (a miss costs O(_SEARCH))
+)
 _EVICT_EVERY = 256  # at the limit, free arrays are dropped once per this many misses (O(held))
 
 
@@ -263,7 +265,10 @@ class _Recycler:
                 entry = self.arrays[key] = [[], 0]
             arrays, start = entry
             n = len(arrays)
-            for k in range(min(n, _SCAN)):
+            # NOTE: the search starts after the last array handed out: in a step's steady state that
+            # one is free. An array is added only when none is free (within _SEARCH entries), so the
+            # list does not outgrow the most arrays in use at once.
+            for k in range(min(n, _SEARCH)):
                 i = (start + k) % n
                 if getrefcount(arrays[i]) == free:
                     entry[1] = i + 1

@@ -199,3 +199,15 @@ def test_where_reference_counts_cannot_tell_nothing_is_recycled(monkeypatch):
     np.testing.assert_array_equal(y.numpy(), a.numpy() * a.numpy())
     backend.empty_cache()
     assert backend.cache_info()["arrays"] == 0
+
+
+def test_the_recycler_adds_an_array_only_when_none_is_free():
+    a, b = _randn(*SHAPE, seed=1), _randn(*SHAPE, seed=2)
+    held = [a * b for _ in range(40)]  # 40 in use at once
+    assert backend.cache_info()["arrays"] == 40
+    del held[20:34]  # 14 free, none among the 16 after the last one handed out
+    for _ in range(3):
+        more = [a + b for _ in range(13)]  # 14 are free: all 13 are found, none is added
+        assert backend.cache_info()["arrays"] == 40
+        del more
+    np.testing.assert_array_equal(held[0].numpy(), a.numpy() * b.numpy())
