@@ -226,9 +226,7 @@ def broadcast_shapes(*shapes):
 # CuPy keeps a memory pool on the GPU; this is the same idea for NumPy: an op writes a large float result
 # into an array recycled from an earlier step (and a fault-free step is what the recycler buys).
 _CACHE_MIN = 4096  # elements: smaller arrays are cheap to allocate, and a lookup would cost more
-_SEARCH = (
-    1024  # a free array is looked for among at most this many entries (a miss costs O(_SEARCH))
-)
+_SEARCH = 1024  # a free array is looked for among at most this many entries (a miss costs that)
 _EVICT_EVERY = 256  # at the limit, free arrays are dropped once per this many misses (O(held))
 
 

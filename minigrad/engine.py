@@ -7,7 +7,7 @@ arrays and the rules marked `array_backward` run on them directly (no Tensor, no
 operation); with create_graph every gradient is a Tensor and every rule records. Without create_graph,
 three more measured shortcuts keep long unrolled sequences fast (each marked NOTE below): gradient
 buffers this pass allocated are updated in place, slice gradients are scattered into one buffer, and a
-weight's matmul gradients over all time steps become one matmul.
+weight's matmul gradients over all time steps become a few large matmuls.
 """
 
 from __future__ import annotations
@@ -135,8 +135,8 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     and node.needs_input_grad[1]
                     and _defer_rhs(node, g, pending, grads, heap)
                 ):
-                    # NOTE: W used at every time step gets sum_t h_t^T g_t as ONE matmul of the stacked
-                    # terms when W's node is reached, instead of T thin matmuls and T - 1 additions.
+                    # NOTE: W used at every time step gets sum_t h_t^T g_t as a few matmuls of the stacked
+                    # terms (see _Terms), instead of T thin matmuls and T - 1 additions.
                     need = node.needs_input_grad
                     node.needs_input_grad = (need[0], False) + need[2:]
                     gins = _vjp(node, g, fast)
