@@ -263,7 +263,7 @@ def test_the_table_is_broad():
     assert len(ROWS) >= 30 and len(families) >= 15
 
 
-@pytest.mark.parametrize("row", _params())
+@pytest.mark.parametrize("row", list(_params()))
 def test_bad_input(row, tmp_path):
     world = World(tmp_path)
     prepared = row.prepare(world) if row.prepare is not None else None
