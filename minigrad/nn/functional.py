@@ -290,7 +290,12 @@ def _nll(
     if reduction == "sum":
         return loss.sum()
     # mean: divide by the total weight of the non-ignored targets (their count without weights)
-    return loss.sum() / _const(xp.asarray(wt.sum(), dtype=logp.dtype), logp)
+    total = xp.asarray(wt.sum(), dtype=logp.dtype)
+    if not bool(total):
+        # every target ignored (or weighted 0): a NaN loss, as in PyTorch, but zero gradients rather
+        # than 0 / 0 ones, so that an optimizer step on a padding-only batch leaves the weights intact
+        return loss.sum() + _const(xp.asarray(float("nan"), dtype=logp.dtype), logp)
+    return loss.sum() / _const(total, logp)
 
 
 def nll_loss(

@@ -383,10 +383,32 @@ def test_losses_are_finite_for_huge_logits_in_float32():
     assert np.isfinite(probs.grad.numpy()).all()
 
 
-def test_all_targets_ignored_gives_nan_mean_like_torch():
-    loss = F.cross_entropy(mg.randn(2, 3), mg.tensor([-100, -100]))
+@pytest.mark.filterwarnings("error")  # no 0 / 0 warnings from NumPy either
+@pytest.mark.parametrize("weight", [None, [0.0, 1.0, 2.0]])
+def test_all_targets_ignored_gives_nan_mean_and_zero_gradients_like_torch(weight):
+    # PyTorch: mean over no (or only zero-weight) targets is NaN, and the gradient is zero, not NaN
+    x = mg.randn(2, 3, requires_grad=True)
+    target = mg.tensor([-100, -100]) if weight is None else mg.tensor([0, 0])
+    w = None if weight is None else mg.tensor(weight)
+    loss = F.cross_entropy(x, target, weight=w)
     assert np.isnan(loss.item())
-    assert F.cross_entropy(mg.randn(2, 3), mg.tensor([-100, -100]), reduction="sum").item() == 0.0
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3), dtype=np.float32))
+    total = F.cross_entropy(mg.randn(2, 3), target, weight=w, reduction="sum")
+    assert total.item() == 0.0
+
+
+def test_all_targets_ignored_matches_torch():
+    torch = _torch()
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    xt = torch.tensor(x, requires_grad=True)
+    lt = torch.nn.functional.cross_entropy(xt, torch.tensor([-100] * 4), label_smoothing=0.1)
+    lt.backward()
+    xm = mg.tensor(x, requires_grad=True)
+    lm = F.cross_entropy(xm, mg.tensor([-100] * 4), label_smoothing=0.1)
+    lm.backward()
+    assert np.isnan(lm.item()) and np.isnan(lt.item())
+    np.testing.assert_array_equal(xm.grad.numpy(), xt.grad.numpy())
 
 
 # ---- validation -----------------------------------------------------------------------------------------
