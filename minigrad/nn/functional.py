@@ -331,7 +331,8 @@ def cross_entropy(
     Shapes: input (N, C) logits, (N, C, d1, ...) or (C,) unbatched; target (N,), (N, d1, ...) or ()
     integer class indices, or a float tensor of the input's shape holding class probabilities;
     weight (C,). With class indices, targets equal to ignore_index are skipped and 'mean' divides by
-    the summed weights of the others. label_smoothing in [0, 1] mixes the target with the uniform
+    the summed weights of the others (NaN, with zero gradients, when every target is ignored, as in
+    PyTorch). label_smoothing in [0, 1] mixes the target with the uniform
     distribution over the C classes. Finite for logits of any size (log_softmax subtracts the max).
     """
     name = "cross_entropy"
