@@ -172,14 +172,16 @@ class Function:
                 ctx._saved = inputs if n == 2 else inputs[:2]
                 ctx._raw = saved
                 y = inputs[1]
-                if x._vbox is not None or y._vbox is not None:
-                    ctx._versions = (x._version, y._version)
+                if (x._vbox is not None and x._vbox[0]) or (y._vbox is not None and y._vbox[0]):
+                    ctx._versions = (x._version, y._version)  # already edited in place: remember
             elif n == 1 and len(saved) == 1 and saved[0] is raw:
                 ctx._saved = _OUTPUT_ONLY  # only the output (tanh, sigmoid, exp)
                 ctx._versions = _ZERO  # the output is brand new: version 0
                 ctx._out = out
                 ctx._dev = dev
-                ctx._out_ref = weakref.ref(result)  # to notice in-place edits of the output
+                result._vbox = ctx._out_box = [
+                    0
+                ]  # to notice in-place edits of the output or its views
             else:
                 ctx._resolve_saved(inputs, raw, result)
         if _anomaly[0]:
@@ -207,7 +209,9 @@ class Function:
                     versions.append(result._version)
                     self._out = result.data
                     self._dev = result.device
-                    self._out_ref = weakref.ref(result)  # to notice in-place edits of the output
+                    if result._vbox is None:  # to notice in-place edits of the output or its views
+                        result._vbox = [0]
+                    self._out_box = result._vbox
                 elif s is None:
                     saved.append(None)
                     versions.append(0)
@@ -251,10 +255,9 @@ class Function:
 
     def _output(self, version, array: bool):
         """The op's own output, as an array or as a Tensor wired to this node."""
-        ref = self._out_ref()
-        if ref is not None and ref._version != version:
+        if self._out_box[0] != version:
             raise RuntimeError(
-                f"{self.name()}: its output (shape {ref.shape}) was modified in place after the op "
+                f"{self.name()}: its output (shape {self._out.shape}) was modified in place after the op "
                 "ran, and backward needs it; use an out-of-place op or clone() the output first."
             )
         if array:

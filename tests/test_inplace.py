@@ -123,6 +123,25 @@ def test_saved_output_modified_under_no_grad_makes_backward_raise(op, fn, name, 
     assert "clone()" in msg
 
 
+@pytest.mark.parametrize(
+    "view",
+    [lambda y: y.reshape(6), lambda y: y[0:2], lambda y: y.T],
+    ids=["reshape", "slice", "T"],
+)
+@pytest.mark.parametrize("name,edit", _inplace_edits(), ids=[n for n, _ in _inplace_edits()])
+def test_saved_output_modified_through_a_view_after_the_output_is_gone_makes_backward_raise(
+    view, name, edit
+):
+    # only a view of Exp's output survives; editing it still changes what Exp's backward reads
+    x = mg.rand(3, 2, requires_grad=True)
+    v = view(mg.exp(x))
+    loss = v.sum()
+    with mg.no_grad():
+        edit(v)
+    with pytest.raises(RuntimeError, match=r"^Exp: its output \(shape \(3, 2\)\) was modified"):
+        loss.backward()
+
+
 def test_output_of_an_op_that_does_not_save_it_may_be_modified():
     x = mg.randn(3, requires_grad=True)
     y = x + 1.0  # Add saves nothing
