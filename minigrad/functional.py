@@ -25,6 +25,8 @@ def minimum(x, y) -> Tensor:
     if not isinstance(y, Tensor):
         y = _const(y, x)
     ops._broadcast_shape("minimum", x.shape, y.shape)  # name this op, not maximum, in a shape error
+    if x.dtype.kind != y.dtype.kind:
+        x, y = ops._promote(x, y)
     if x.dtype.kind != "f" and y.dtype.kind != "f":
         # NOTE: -x wraps around for unsigned ints and INT64_MIN and fails for bools; integers need no gradient
         out = x.device.xp.asarray(x.device.xp.minimum(x.data, y.data))
@@ -33,14 +35,19 @@ def minimum(x, y) -> Tensor:
 
 
 def clip(x: Tensor, min=None, max=None) -> Tensor:
-    """Limit values to [min, max]; the gradient passes where min <= x <= max (as torch.clamp)."""
+    """Limit values to [min, max] (numbers or tensors that broadcast), as torch.clamp: the result is max
+    wherever min > max. Gradients: x's passes where min <= x <= max, min's where x < min, max's where
+    x > max or min > max. A NaN in x stays NaN and sends no gradient anywhere."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
-    lo = min.data if isinstance(min, Tensor) else min
-    hi = max.data if isinstance(max, Tensor) else max
-    clipped = x.device.xp.clip(x.data, lo, hi)
-    inside = x.data == clipped
-    return ops.where(inside, x, Tensor._make(clipped, x.device, False, None))
+    out = x
+    if min is not None:
+        out = ops.where(x < min, min, out)  # ties keep x's gradient
+    if max is not None:
+        out = ops.where(out > max, max, out)
+    if x.dtype.kind == "f":
+        out = ops.where(x.data != x.data, x.detach(), out)  # NaN: no gradient, as torch.clamp
+    return out
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -76,8 +83,11 @@ def _dof(name: str, x: Tensor, axis, correction: int) -> tuple:
 
 
 def std(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+    """sqrt(var); where the variance is 0 the gradient is 0 (as PyTorch), not 0 * inf = nan."""
     _dof("std", x, axis, correction)  # so that an error names std, not var
-    return ops.sqrt(var(x, axis, keepdims, correction))
+    v = var(x, axis, keepdims, correction)
+    zero = v.data == 0
+    return ops.where(zero, 0, ops.sqrt(ops.where(zero, 1, v)))
 
 
 def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -199,7 +209,8 @@ def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
         size = split_size_or_sections
         if size <= 0:
             raise ValueError(f"split: split size must be positive, got {size}")
-        sizes = [builtins.min(size, n - i) for i in range(0, n, size)]
+        # an empty axis gives one empty piece, as in torch
+        sizes = [builtins.min(size, n - i) for i in range(0, n, size)] or [0]
     else:
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
@@ -221,8 +232,9 @@ def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
     _at_least_1d("chunk", x)
     (ax,) = _normalize_axis("chunk", axis, x.ndim)
     n = x.shape[ax]
-    size = -(-n // chunks) if n else 1
-    return split(x, size, ax)
+    if n == 0:
+        return split(x, [0] * chunks, ax)  # torch gives `chunks` empty pieces
+    return split(x, -(-n // chunks), ax)
 
 
 def flip(x: Tensor, axis=None) -> Tensor:

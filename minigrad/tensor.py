@@ -167,6 +167,9 @@ class Tensor:
         return t
 
     def clone(self) -> Tensor:
+        """A copy with its own memory; gradients flow back to this tensor."""
+        if self.dtype.kind != "f":  # nothing to differentiate, and bool * 1 would be an int
+            return Tensor._make(self.data.copy(), self.device, False, None)
         return ops.mul(self, 1)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:

@@ -343,7 +343,9 @@ def test_reductions_reject_bad_axes_naming_the_op(name):
 
 def _chunk_ref(a, chunks):
     n = a.shape[0]
-    size = -(-n // chunks) if n else 1
+    if n == 0:  # torch.chunk of an empty axis: `chunks` empty pieces
+        return [a] * chunks
+    size = -(-n // chunks)
     return [a[i : i + size] for i in range(0, n, size)]
 
 
@@ -366,7 +368,7 @@ SHAPE_OPS = [
     ("getitem", lambda x: x[0], lambda a: a[0], lambda a: a.ndim == 0 or a.shape[0] == 0),
     ("concatenate", lambda x: mg.concatenate([x, x], 0), lambda a: np.concatenate([a, a], 0), lambda a: a.ndim == 0),
     ("stack", lambda x: mg.stack([x, x], -1), lambda a: np.stack([a, a], -1), lambda a: False),
-    ("split", lambda x: mg.split(x, 1), lambda a: [a[i : i + 1] for i in range(a.shape[0])], lambda a: a.ndim == 0),
+    ("split", lambda x: mg.split(x, 1), lambda a: [a[i : i + 1] for i in range(a.shape[0])] or [a], lambda a: a.ndim == 0),
     ("chunk", lambda x: mg.chunk(x, 2), lambda a: _chunk_ref(a, 2), lambda a: a.ndim == 0),
     ("index_select", lambda x: mg.index_select(x, 0, [0, 0]), lambda a: a[[0, 0]], lambda a: a.ndim == 0 or a.shape[0] == 0),
     ("take", lambda x: mg.take(x, [0, -1]), lambda a: np.take(a, [0, -1]), lambda a: a.size == 0),

@@ -11,7 +11,8 @@ from ._common import (
     _broadcast_shape,
     _broadcast,
     _binary,
-    _promote_int,
+    _promote,
+    _result_dtype,
     _normalize_axis,
     _keep_shape,
 )

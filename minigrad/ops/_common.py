@@ -22,6 +22,8 @@ def _const(value, like: Tensor | None) -> Tensor:
         return tensor(value)
     dev = like.device
     if backend.is_scalar(value):
+        if isinstance(value, backend.cpu.xp.generic):
+            value = value.item()  # a NumPy scalar counts as the number it holds, as in torch
         if like.dtype.kind == "f" or not isinstance(value, float):
             dtype = (
                 like.dtype if not (like.dtype.kind == "b" and not isinstance(value, bool)) else None
@@ -74,27 +76,30 @@ def _broadcast(name: str, *ts: Tensor) -> tuple:
 
 def _binary(cls, x, y):
     if x.__class__ is not Tensor:
-        x = _promote_int(_const(x, y if isinstance(y, Tensor) else None), y)
-        y = _promote_int(y, x)
+        x = _const(x, y if isinstance(y, Tensor) else None)
     if y.__class__ is not Tensor:
-        y = _promote_int(_const(y, x), x)
-        x = _promote_int(x, y)
+        y = _const(y, x)
+    dx, dy = x.data.dtype, y.data.dtype
+    if dx is not dy and dx.kind != dy.kind:
+        x, y = _promote(x, y)
     if x.data.shape != y.data.shape:
         x, y = _broadcast(cls.__name__.lower(), x, y)
     return cls.apply(x, y)
 
 
-def _promote_int(t, other):
-    """An integer tensor meeting a float constant becomes the default float dtype (int64 * 1.5 -> float32,
-    as in PyTorch; NumPy alone would give float64)."""
-    if (
-        isinstance(t, Tensor)
-        and isinstance(other, Tensor)
-        and t.dtype.kind in "iub"
-        and other.dtype.kind == "f"
-    ):
-        return astype(t, other.dtype)
-    return t
+def _result_dtype(*dtypes):
+    """PyTorch's type promotion between tensors: integers and bools meeting a float take the float's dtype
+    (int64 + float32 -> float32, where NumPy gives float64); otherwise NumPy's rule, which is PyTorch's (the
+    wider float, the wider integer). Numbers were made tensors of the other operand's dtype (see _const)."""
+    floats = [d for d in dtypes if d.kind == "f"]
+    return backend.cpu.xp.result_type(*(floats or dtypes))
+
+
+def _promote(*ts) -> tuple:
+    """The tensors, those of another kind than their common dtype (_result_dtype) cast to it; the one place
+    operands are promoted. (Within a kind NumPy widens the same way, and without a temporary copy.)"""
+    dtype = _result_dtype(*(t.dtype for t in ts))
+    return tuple(t if t.dtype.kind == dtype.kind else astype(t, dtype) for t in ts)
 
 
 def _normalize_axis(name: str, axis, ndim: int) -> tuple:

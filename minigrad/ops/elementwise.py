@@ -124,19 +124,19 @@ class Div(Function):
 
 
 def div(x, y) -> Tensor:
-    if (
-        x.__class__ is Tensor
-        and x.dtype.kind != "f"
-        and (not isinstance(y, Tensor) or y.dtype.kind != "f")
-    ):
-        # true division of integers gives floats, as in NumPy
-        x = astype(x, backend.get_default_dtype())
+    if x.__class__ is not Tensor:
+        x = _const(x, y if isinstance(y, Tensor) else None)
+    if y.__class__ is not Tensor:
+        y = _const(y, x)
+    if x.dtype.kind != "f" and y.dtype.kind != "f":
+        x, y = _float(x), _float(y)  # integers divide into the default float, as in torch
     return _binary(Div, x, y)
 
 
 class Pow(Function):
     """out = x ** p (p a number);  vjp: gx = g * p * x ** (p - 1)
-    out = x ** y (y a tensor);    vjp: gx = g * y * x ** (y - 1), gy = g * out * log(x)"""
+    out = x ** y (y a tensor);    vjp: gx = g * y * x ** (y - 1), gy = g * out * log(x)
+    (as PyTorch: gx is 0 where y == 0, gy is 0 where x == 0 and y >= 0, so 0 ** 0 gives no nan)"""
 
     @staticmethod
     def forward(ctx, x, y=None, exponent=None):
@@ -157,11 +157,13 @@ class Pow(Function):
                 return g * 0
             return g * p * x ** (p - 1)
         x, y, out = ctx.saved_tensors
-        gx = g * y * x ** (y - 1) if ctx.needs_input_grad[0] else None
-        gy = None
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            safe_y = where(y.data == 0, 1, y)  # y == 0: g * 0 * x ** 0, not 0 * 0 ** -1 = nan
+            gx = g * y * x ** (safe_y - 1)
         if ctx.needs_input_grad[1]:
-            safe_x = where(x.data == 0, 1, x)  # d/dy 0**y is taken as 0 (PyTorch does the same)
-            gy = g * out * log(safe_x)
+            safe_x = where((x.data == 0) & (y.data >= 0), 1, x)  # d/dy 0 ** y is 0 for y >= 0
+            gy = g * out * log(safe_x)  # (and out * log(0) = -inf for y < 0)
         return gx, gy
 
 
@@ -180,6 +182,8 @@ def _check_int_pow(x: Tensor, exponent) -> None:
 
 def pow(x, exponent) -> Tensor:
     if isinstance(x, Tensor) and backend.is_scalar(exponent):
+        if isinstance(exponent, backend.cpu.xp.generic):
+            exponent = exponent.item()  # a NumPy scalar counts as the Python number it holds
         _check_int_pow(x, exponent)
         if x.dtype.kind != "f" and isinstance(exponent, float):
             x = astype(x, backend.get_default_dtype())
@@ -188,6 +192,8 @@ def pow(x, exponent) -> Tensor:
         x = _const(x, exponent)
     if not isinstance(exponent, Tensor):
         exponent = _const(exponent, x)
+    if x.dtype.kind != exponent.dtype.kind:
+        x, exponent = _promote(x, exponent)
     _check_int_pow(x, exponent)
     if x.shape != exponent.shape:
         x, exponent = _broadcast("pow", x, exponent)
@@ -356,16 +362,17 @@ def relu(x: Tensor) -> Tensor:
 
 
 class Maximum(Function):
-    """out = max(x, y) elementwise;  vjp: g goes to the larger input (split evenly on ties, as PyTorch)"""
+    """out = max(x, y) elementwise;  vjp: g goes to the larger input (split evenly on ties, as PyTorch).
+    A NaN counts as the larger value: it propagates, and g follows it (PyTorch gives g to both inputs)."""
 
     array_backward = True
 
     @staticmethod
     def forward(ctx, x, y):
-        xp = ctx.xp
-        wx = (x > y).astype(x.dtype) + 0.5 * (x == y)
+        xn, yn = x != x, y != y
+        wx = ((x > y) | (xn & ~yn)).astype(x.dtype) + 0.5 * ((x == y) | (xn & yn))
         ctx.save_for_backward(wx.astype(ctx.xp.result_type(x, y)))
-        return xp.maximum(x, y)
+        return ctx.xp.maximum(x, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -397,24 +404,21 @@ class Where(Function):
 
 
 def where(cond, x, y) -> Tensor:
-    """Elementwise `x if cond else y`; cond is a boolean tensor or array (not differentiated)."""
-    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
-    if like is None:
-        like = Tensor._make(
-            backend.cpu.xp.zeros((), dtype=backend.get_default_dtype()), backend.cpu, False, None
-        )
-        if isinstance(cond, Tensor):
-            like = Tensor._make(
-                cond.device.xp.zeros((), dtype=backend.get_default_dtype()),
-                cond.device,
-                False,
-                None,
-            )
-    cond = _const(cond, like)
+    """Elementwise `x if cond else y`; cond is a boolean tensor or array (not differentiated). x and y are
+    promoted to one dtype (see _result_dtype); two numbers keep theirs: where(c, 2, 1) is int64, as in torch."""
+    if not isinstance(x, Tensor):
+        if isinstance(y, Tensor):
+            x = _const(x, y)
+        else:
+            from ..creation import tensor
+
+            x = tensor(x, device=cond.device if isinstance(cond, Tensor) else None)
+    y = _const(y, x)
+    if x.dtype.kind != y.dtype.kind:
+        x, y = _promote(x, y)
+    cond = _const(cond, x)
     if cond.dtype.kind != "b":
         cond = Tensor._make(cond.data.astype(bool), cond.device, False, None)
-    x = _const(x, like)
-    y = _const(y, like)
     if not (cond.shape == x.shape == y.shape):
         cond, x, y = _broadcast("where", cond, x, y)
     return Where.apply(cond, x, y)
@@ -477,4 +481,4 @@ def _float(x: Tensor) -> Tensor:
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _binary, _broadcast, _const  # noqa: E402
+from ._common import _binary, _broadcast, _const, _promote  # noqa: E402

@@ -22,8 +22,12 @@ def compare(op: str, x, y) -> Tensor:
     if x.device is not y.device:
         raise RuntimeError(f"{op}: tensors on different devices ({x.device} and {y.device})")
     _broadcast_shape(op, x.shape, y.shape)
+    a, b = x.data, y.data
+    if a.dtype.kind != b.dtype.kind:  # int64 == float32 compares in float32, as in PyTorch
+        dtype = _result_dtype(a.dtype, b.dtype)
+        a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
     fn = getattr(x.device.xp, _COMPARE[op])
-    return Tensor._make(x.device.xp.asarray(fn(x.data, y.data)), x.device, False, None)
+    return Tensor._make(x.device.xp.asarray(fn(a, b)), x.device, False, None)
 
 
 def logical_not(x: Tensor) -> Tensor:
@@ -68,4 +72,4 @@ def one_hot(indices: Tensor, num_classes: int = -1, dtype=None) -> Tensor:
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _broadcast_shape, _const, _normalize_axis  # noqa: E402
+from ._common import _broadcast_shape, _const, _normalize_axis, _result_dtype  # noqa: E402

@@ -32,13 +32,14 @@ def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 class Max(Function):
-    """out = x.max(axes, keepdims);  vjp: g goes to the maximal entries (shared evenly between ties)"""
+    """out = x.max(axes, keepdims);  vjp: g goes to the maximal entries (shared evenly between ties);
+    a NaN is the maximum, so g goes to the NaNs (as torch's x.max(); its amax gives nan everywhere)"""
 
     @staticmethod
     def forward(ctx, x, axes=(), keepdims=False):
         xp = ctx.xp
         out_k = x.max(axis=axes, keepdims=True)
-        mask = (x == out_k).astype(x.dtype)
+        mask = ((x == out_k) | (x != x)).astype(x.dtype)
         ctx.save_for_backward(mask / mask.sum(axis=axes, keepdims=True))
         ctx.shape, ctx.axes = x.shape, axes
         return out_k if keepdims else xp.squeeze(out_k, axis=axes)

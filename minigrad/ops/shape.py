@@ -137,7 +137,9 @@ def _index_data(index):
                 return tuple(i.data if isinstance(i, Tensor) else i for i in index)
         return index
     if isinstance(index, list):
-        return backend.cpu.xp.asarray(index)
+        arr = backend.cpu.xp.asarray(index)
+        # [] is an empty integer index (NumPy would make it a float array and refuse it)
+        return arr.astype(backend.int64) if arr.size == 0 else arr
     return index
 
 
@@ -282,6 +284,8 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     if first is None:
         raise TypeError("concatenate: expected Tensors")
     tensors = [_const(t, first) for t in tensors]
+    if len({t.dtype.kind for t in tensors}) > 1:
+        tensors = _promote(*tensors)
     nd = first.ndim
     if nd == 0:
         raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
@@ -321,6 +325,8 @@ def stack(tensors, axis: int = 0) -> Tensor:
     if first is None:
         raise TypeError("stack: expected Tensors")
     tensors = [_const(t, first) for t in tensors]
+    if len({t.dtype.kind for t in tensors}) > 1:
+        tensors = _promote(*tensors)
     shape = first.shape
     for t in tensors:
         if t.shape != shape:
@@ -369,4 +375,4 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _broadcast_shape, _const, _normalize_axis  # noqa: E402
+from ._common import _broadcast_shape, _const, _normalize_axis, _promote  # noqa: E402
