@@ -226,7 +226,7 @@ ROWS = {
         _bad_grad_on_last_param,
     ),
     "clip-non-finite": Row(
-        lambda w, _: mg.nn.utils.clip_grad_norm_(w.params, 1.0), RuntimeError, r"clip_grad_norm_: .*non-finite", _nan_gradient
+        lambda w, _: mg.nn.utils.clip_grad_norm_(w.params, 1.0, error_if_nonfinite=True), RuntimeError, r"clip_grad_norm_: .*non-finite", _nan_gradient
     ),
     "clip-negative-max-norm": Row(lambda w: mg.nn.utils.clip_grad_norm_(w.params, -1.0), ValueError, r"max_norm must be >= 0"),
     # -- schedulers

@@ -426,7 +426,8 @@ def _elementwise_weight(name: str, weight, input: Tensor):
 def binary_cross_entropy(input: Tensor, target, weight=None, *, reduction: str = "mean") -> Tensor:
     """-w * (y * log(x) + (1 - y) * log(1 - x)) for probabilities x in [0, 1].
 
-    Each log is clamped at -100, as in PyTorch, so x = 0 or 1 gives a large finite loss. Prefer
+    Each log is clamped at -100, as in PyTorch, so x = 0 or 1 gives a large finite loss, and the gradient
+    with respect to x is PyTorch's w * (x - y) / max(x * (1 - x), 1e-12), large but finite there. Prefer
     binary_cross_entropy_with_logits on logits: it is stable without clamping. Shapes: input and target
     the same; weight broadcasts to them.
     """
@@ -441,10 +442,17 @@ def binary_cross_entropy(input: Tensor, target, weight=None, *, reduction: str =
             f"{name}: all elements of input should be between 0 and 1 (apply sigmoid first, or use "
             "binary_cross_entropy_with_logits)"
         )
-    log_x = _clamped_log(input, input.data > 0)
-    one_minus = 1.0 - input
-    log_1mx = _clamped_log(one_minus, one_minus.data > 0)
-    loss = -(target * log_x + (1.0 - target) * log_1mx)
+    # Where x (1 - x) >= eps the exact loss has exactly PyTorch's gradient (x - y) / (x (1 - x)), and
+    # its logs are > -28, so need no clamp. Elsewhere (x within ~eps of 0 or 1) the value is the clamped
+    # loss at a detached x, plus a term that is 0 but has PyTorch's gradient there, (x - y) / eps.
+    eps = 1e-12
+    saturated = _const(x * (1 - x) < eps, input)
+    safe = ops.where(saturated, 0.5, input)
+    exact = -(target * ops.log(safe) + (1.0 - target) * ops.log(1.0 - safe))
+    x0, one_minus = input.detach(), 1.0 - input.detach()
+    clamped = -(target * _clamped_log(x0, x > 0) + (1.0 - target) * _clamped_log(one_minus, x < 1))
+    edge = clamped + (input - x0) * ((x0 - target) / eps)
+    loss = ops.where(saturated, edge, exact)
     w = _elementwise_weight(name, weight, input)
     if w is not None:
         loss = loss * w

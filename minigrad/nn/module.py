@@ -1,7 +1,8 @@
 """Module, the base class of every layer, and the containers Sequential, ModuleList and ModuleDict.
 
-A Module finds its parameters, buffers and sub-modules by walking its own attributes, in the order they
-were assigned; there is no registration step besides `register_buffer` for non-learnable state.
+A Module finds its parameters, buffers and sub-modules by walking its own attributes, in the order their
+names first held a Parameter or Module (as in PyTorch); there is no registration step besides
+`register_buffer` for non-learnable state.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .parameter import Parameter
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 # Instance attributes that hold the Module's own bookkeeping, never parameters or children.
-_INTERNAL = frozenset({"training", "_buffers", "_modules", "_module_names"})
+_INTERNAL = frozenset({"training", "_buffers", "_kinds", "_modules", "_module_names"})
 
 
 class Module:
@@ -33,11 +34,12 @@ class Module:
             def forward(self, x):
                 return self.fc2(self.fc1(x).tanh())
 
-    Parameters, buffers and child modules are found by walking the instance attributes in the order they
-    were assigned: a `Parameter` is a parameter, a `Module` a child, and lists, tuples and dicts are
-    searched too (a list `self.layers = [...]` names its entries `layers.0`, `layers.1`, ... exactly
-    like `ModuleList`). Plain Tensors are only part of the module's state when registered with
-    `register_buffer`. Calling the module runs `forward`.
+    Parameters, buffers and child modules are found by walking the instance attributes in the order their
+    names were first given a Parameter or Module (a name that held None or a number before goes last,
+    one refilled after `self.bias = None` keeps its place, as in PyTorch): a `Parameter` is a parameter,
+    a `Module` a child, and lists, tuples and dicts are searched too (a list `self.layers = [...]` names
+    its entries `layers.0`, `layers.1`, ... exactly like `ModuleList`). Plain Tensors are only part of
+    the module's state when registered with `register_buffer`. Calling the module runs `forward`.
     """
 
     training = True
@@ -53,22 +55,41 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def __setattr__(self, name: str, value) -> None:
-        old = self.__dict__.get(name)
-        if (
-            isinstance(old, Parameter)
-            and isinstance(value, Tensor)
-            and not isinstance(value, Parameter)
-        ):
+        # The same rules as PyTorch: a name that holds (or held, and is now None) a Parameter takes only a
+        # Parameter or None; one that holds a Module takes a Module, a Parameter or None; a buffer takes
+        # a Tensor or None, or stops being a buffer when given a Parameter or Module.
+        d = self.__dict__
+        kinds = d.setdefault("_kinds", {})  # name -> "param" | "module", kept while it holds None
+        buffers = d.get("_buffers", {})
+        kind, old = _kind(value), kinds.get(name) or _kind(d.get(name))
+        what = f"'{type(value).__name__}' as"
+        if old == "param" and value is not None and kind != "param":
             raise TypeError(
-                f"cannot assign a Tensor to the parameter '{name}' of {type(self).__name__}: it would stop "
-                f"being a parameter; assign mg.nn.Parameter(value), or update it in place with "
-                f"`with mg.no_grad(): self.{name}.copy_(value)`"
+                f"cannot assign {what} parameter '{name}' of {type(self).__name__} (Parameter or None "
+                f"expected); assign mg.nn.Parameter(value), update it in place with "
+                f"`with mg.no_grad(): self.{name}.copy_(value)`, or `del self.{name}` first"
             )
+        if old == "module" and value is not None and kind is None:
+            raise TypeError(
+                f"cannot assign {what} child module '{name}' of {type(self).__name__} (Module or None "
+                f"expected); `del self.{name}` first to reuse the name"
+            )
+        if name in buffers and kind is None and value is not None and not isinstance(value, Tensor):
+            raise TypeError(
+                f"cannot assign {what} buffer '{name}' of {type(self).__name__} (Tensor or None "
+                f"expected); `del self.{name}` first to reuse the name"
+            )
+        if kind is not None:
+            buffers.pop(name, None)  # a buffer given a Parameter or Module becomes one
+            if old != kind:  # a new parameter or module goes last, like PyTorch's registration
+                d.pop(name, None)
+            kinds[name] = kind
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        # a later plain Tensor under this name is not a buffer
+        # a later value under this name starts afresh: a plain Tensor is not a buffer, any type is allowed
         self.__dict__.get("_buffers", {}).pop(name, None)
+        self.__dict__.get("_kinds", {}).pop(name, None)
         object.__delattr__(self, name)
 
     # ---- walking the attributes ------------------------------------------------------------------
@@ -88,17 +109,19 @@ class Module:
             else:
                 yield from _walk(name, value)
 
-    def _own(self, kind: str):
-        seen = set()
+    def _all(self, kind: str):
+        """(name, value) for every direct member of one kind, repeats included (state_dict and repr list
+        a tensor or module held under two names under both, like PyTorch)."""
         for k, name, value in self._members():
-            if k == kind and id(value) not in seen:
-                seen.add(id(value))
+            if k == kind:
                 yield name, value
 
-    def _all_children(self):
-        """(name, module) for every child entry, repeats included (state_dict and repr list each one)."""
-        for kind, name, value in self._members():
-            if kind == "module":
+    def _own(self, kind: str):
+        """_all(kind), each value once (named_parameters and friends)."""
+        seen = set()
+        for name, value in self._all(kind):
+            if id(value) not in seen:
+                seen.add(id(value))
                 yield name, value
 
     def named_children(self):
@@ -160,30 +183,43 @@ class Module:
             raise TypeError(
                 f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}"
             )
-        if isinstance(tensor, Parameter) or isinstance(self.__dict__.get(name), Parameter):
+        if isinstance(tensor, Parameter):
             raise KeyError(
                 f"register_buffer: '{name}' is a Parameter; a buffer must be a plain Tensor"
             )
         if "_buffers" not in self.__dict__:
             object.__setattr__(self, "_buffers", {})
+        if name not in self._buffers and hasattr(self, name):
+            raise KeyError(
+                f"register_buffer: attribute '{name}' already exists on {type(self).__name__}; "
+                f"choose another name, or `del module.{name}` first"
+            )
         self._buffers[name] = bool(persistent)
         object.__setattr__(self, name, tensor)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        """Same as `self.<name> = param` (PyTorch spelling); param must be a Parameter or None."""
+        """Same as `self.<name> = param` (PyTorch spelling); param must be a Parameter or None.
+
+        None reserves the slot: the name then takes only a Parameter (or None), which keeps its place."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
                 f"register_parameter: '{name}' must be a Parameter or None, got {type(param).__name__}"
             )
         setattr(self, name, param)
+        if param is None:
+            self._kinds[name] = "param"
 
     def add_module(self, name: str, module: Module | None) -> None:
-        """Same as `self.<name> = module` (PyTorch spelling); module must be a Module or None."""
+        """Same as `self.<name> = module` (PyTorch spelling); module must be a Module or None.
+
+        None reserves the slot, like `register_parameter(name, None)`."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(
                 f"add_module: '{name}' must be a Module or None, got {type(module).__name__}"
             )
         setattr(self, name, module)
+        if module is None:
+            self._kinds[name] = "module"
 
     # ---- modes and gradients ----------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -222,18 +258,19 @@ class Module:
         """An ordered name -> Tensor mapping of every parameter and persistent buffer.
 
         Per module, its own parameters come first, then its buffers, then its children's entries (the
-        order PyTorch uses; a module reachable under two names is saved under both). The tensors are
-        detached but share memory with the module (clone them to keep a snapshot); with keep_vars=True
-        the Parameters themselves are returned. `prefix` is prepended to every name as is (e.g. 'enc.').
+        order PyTorch uses; a tensor or module reachable under two names is saved under both). The
+        tensors are detached but share memory with the module (clone them to keep a snapshot); with
+        keep_vars=True the Parameters themselves are returned. `prefix` is prepended to every name as is
+        (e.g. 'enc.').
         """
         out = OrderedDict() if destination is None else destination
         persistent = self.__dict__.get("_buffers", {})
-        for name, p in self._own("param"):
+        for name, p in self._all("param"):
             out[prefix + name] = p if keep_vars else p.detach()
-        for name, b in self._own("buffer"):
+        for name, b in self._all("buffer"):
             if persistent.get(name, True):
                 out[prefix + name] = b if keep_vars else b.detach()
-        for name, child in self._all_children():
+        for name, child in self._all("module"):
             child.state_dict(out, prefix + name + ".", keep_vars)
         return out
 
@@ -358,7 +395,7 @@ class Module:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
         child_lines = []
-        for name, child in self._all_children():
+        for name, child in self._all("module"):
             child_repr = repr(child).replace("\n", "\n  ")
             child_lines.append(f"({name}): {child_repr}")
         lines = extra_lines + child_lines
@@ -368,6 +405,12 @@ class Module:
         elif lines:
             main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _kind(value) -> str | None:
+    if isinstance(value, Parameter):
+        return "param"
+    return "module" if isinstance(value, Module) else None
 
 
 def _walk(name: str, value):
@@ -391,6 +434,9 @@ def _walk(name: str, value):
 class ModuleList(Module):
     """A list of modules, indexed like a Python list; its entries are named '0', '1', ...
 
+    The entries are attributes too, as in PyTorch: `getattr(layers, '0')`, and `setattr(layers, '0', m)`
+    replaces the first entry.
+
     Parameters
     ----------
     modules : iterable of Module, optional
@@ -402,10 +448,26 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
+    def _names(self) -> list:
+        """The entries' names, in order."""
+        return [str(i) for i in range(len(self.__dict__.get("_modules", ())))]
+
     def _entries(self):
-        for i, m in enumerate(self._modules):
-            yield str(i), m
+        yield from zip(self._names(), self._modules)
         yield from super()._entries()
+
+    def __getattr__(self, name: str):
+        names = self._names()
+        if name in names:
+            return self._modules[names.index(name)]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value) -> None:
+        names = self._names()
+        if name in names:  # the entry is replaced in place, as in PyTorch
+            self._modules[names.index(name)] = self._check(value)
+        else:
+            super().__setattr__(name, value)
 
     def _check(self, module) -> Module:
         if not isinstance(module, Module):
@@ -451,61 +513,57 @@ class ModuleList(Module):
 class Sequential(ModuleList):
     """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x))).
 
-    Entries are named '0', '1', ... or, when built from an OrderedDict, by its keys.
+    Entries are named '0', '1', ... or, when built from an OrderedDict, by its keys; either way they are
+    attributes (`seq.fc`, and `seq.fc = m` replaces that entry). As in PyTorch, a slice keeps the names
+    (`Sequential(a, b, c)[1:]` holds '1' and '2'), `append` names the new entry `str(len(seq))`, and
+    deleting an entry renumbers all of them '0', '1', ...
     """
 
     def __init__(self, *args):
         Module.__init__(self)
         self._modules = []
-        self._module_names = None
+        self._module_names = []
         if len(args) == 1 and isinstance(args[0], OrderedDict):
-            self._module_names = []
             for name, m in args[0].items():
                 self._modules.append(self._check(m))
                 self._module_names.append(str(name))
         else:
             self.extend(args)
 
-    def _entries(self):
-        names = (
-            self._module_names
-            if self._module_names is not None
-            else [str(i) for i in range(len(self._modules))]
-        )
-        yield from zip(names, self._modules)
-        yield from Module._entries(self)
+    def _names(self) -> list:
+        return self.__dict__.get("_module_names", [])
+
+    def _numbered(self) -> bool:
+        return self._module_names == [str(i) for i in range(len(self._modules))]
 
     def append(self, module: Module) -> Sequential:
-        if self._module_names is not None:
-            self._module_names.append(str(len(self._modules)))
+        name = str(len(self._modules))
+        if name in self._module_names:
+            raise KeyError(
+                f"Sequential.append: the name '{name}' is already taken (this Sequential came from a "
+                "slice or an OrderedDict); PyTorch would silently replace that entry. Build a new one "
+                "instead: Sequential(OrderedDict([*seq.named_children(), ('new', module)]))"
+            )
         self._modules.append(self._check(module))
+        self._module_names.append(name)
         return self
 
     def insert(self, index: int, module: Module) -> None:
-        if self._module_names is not None:
+        if not self._numbered():
             raise NotImplementedError(
-                "Sequential.insert: not supported for a Sequential built from names"
+                "Sequential.insert: only supported when the entries are named '0', '1', ... in order"
             )
         self._modules.insert(index, self._check(module))
+        self._module_names.append(str(len(self._module_names)))
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            if self._module_names is not None:
-                return Sequential(OrderedDict(zip(self._module_names[index], self._modules[index])))
-            return Sequential(*self._modules[index])
+            return Sequential(OrderedDict(zip(self._module_names[index], self._modules[index])))
         return self._modules[index]
 
     def __delitem__(self, index) -> None:
-        if self._module_names is not None:
-            del self._module_names[index]
         del self._modules[index]
-
-    def __getattr__(self, name: str):
-        # named entries are reachable as attributes: Sequential(OrderedDict(fc=...)).fc
-        names = self.__dict__.get("_module_names")
-        if names is not None and name in names:
-            return self._modules[names.index(name)]
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        self._module_names = [str(i) for i in range(len(self._modules))]
 
     def forward(self, x):
         for m in self._modules:
@@ -515,6 +573,9 @@ class Sequential(ModuleList):
 
 class ModuleDict(Module):
     """An ordered dict of modules, indexed by string keys (which become their names).
+
+    The entries are attributes too, as in PyTorch: `d.enc` is `d['enc']`, `d.enc = m` sets `d['enc']`
+    (assigning any Module attribute adds an entry) and `del d.enc` removes it.
 
     Parameters
     ----------
@@ -530,6 +591,24 @@ class ModuleDict(Module):
     def _entries(self):
         yield from self._modules.items()
         yield from super()._entries()
+
+    def __getattr__(self, name: str):
+        modules = self.__dict__.get("_modules", {})
+        if name in modules:
+            return modules[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in self.__dict__.get("_modules", {}) or isinstance(value, Module):
+            self[name] = value
+        else:
+            super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in self.__dict__.get("_modules", {}):
+            del self._modules[name]
+        else:
+            super().__delattr__(name)
 
     def __getitem__(self, key: str) -> Module:
         return self._modules[key]

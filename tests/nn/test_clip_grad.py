@@ -124,7 +124,7 @@ def test_clip_grad_norm_raises_on_non_finite_norm(bad):
     grads[0][1, 2] = bad
     params = _params(grads)
     with pytest.raises(RuntimeError, match="non-finite") as info:
-        clip_grad_norm_(params, 1.0)
+        clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
     message = str(info.value)
     assert "learning rate" in message and "error_if_nonfinite=False" in message
     np.testing.assert_array_equal(params[1].grad.numpy(), grads[1])  # nothing was scaled
@@ -145,6 +145,25 @@ def test_clip_grad_norm_non_finite_when_allowed_spreads_like_torch():
         p.grad = t
         torch.nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=False)
         np.testing.assert_array_equal(params[0].grad.numpy(), p.grad.numpy())
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_clip_grad_norm_does_not_raise_on_non_finite_norm_by_default(bad):
+    grads = _grads(3)
+    grads[1][0] = bad
+    params = _params(grads)
+    total = clip_grad_norm_(params, 1.0)  # PyTorch's default: error_if_nonfinite=False
+    assert np.isnan(total.item()) if np.isnan(bad) else total.item() == np.inf
+    assert np.isnan(params[1].grad.numpy()[0])  # scaled anyway: NaN spreads, as in PyTorch
+    if torch is not None:
+        tparams = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+        for t, g in zip(tparams, grads):
+            t.grad = torch.tensor(g)
+        ttotal = torch.nn.utils.clip_grad_norm_(tparams, 1.0)
+        np.testing.assert_array_equal(total.numpy(), ttotal.numpy())
+        for p, t in zip(params, tparams):
+            np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
 
 
 def test_clip_grad_norm_on_device(device):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad import nn
 from minigrad.nn import functional as F
-from minigrad.testing import gradcheck
+from minigrad.testing import gradcheck, gradgradcheck
 
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -355,6 +355,37 @@ def test_weighted_binary_losses_match_torch():
 
 
 # ---- extreme inputs -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bce_gradient_at_saturated_probabilities_matches_torch(reduction, dtype):
+    # PyTorch's gradient is (x - y) / max(x (1 - x), 1e-12), also where the clamped logs are flat
+    p = np.array([0.0, 1.0, 1e-15, 1 - 1e-13, 0.5, 0.9], dtype)
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.25], dtype)
+    x = mg.tensor(p, requires_grad=True)
+    loss = F.binary_cross_entropy(x, mg.tensor(y), reduction=reduction)
+    scale = 1 / len(p) if reduction == "mean" else 1.0
+    expected = (p - y) / np.maximum(p * (1 - p), 1e-12) * scale
+    (loss if reduction != "none" else loss.sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5)
+    with np.errstate(divide="ignore"):
+        per = -(y * np.maximum(np.log(p), -100) + (1 - y) * np.maximum(np.log1p(-p), -100))
+    reduced = {"none": per, "sum": per.sum(), "mean": per.mean()}[reduction]
+    np.testing.assert_allclose(loss.numpy(), reduced, rtol=1e-5)
+    torch = _torch()
+    x, xt = mg.tensor(p, requires_grad=True), torch.tensor(p, requires_grad=True)
+    theirs = torch.nn.BCELoss(reduction=reduction)(xt, torch.tensor(y))
+    _compare(nn.BCELoss(reduction=reduction)(x, mg.tensor(y)), theirs, x, xt, rtol=1e-5)
+
+
+def test_bce_double_backward():
+    rng = np.random.default_rng(3)
+    x = mg.tensor(rng.uniform(0.05, 0.95, (3, 2)), requires_grad=True)
+    y = mg.tensor(rng.uniform(0, 1, (3, 2)), requires_grad=True)
+    w = mg.tensor(rng.uniform(0.5, 2, (3, 2)))
+    assert gradgradcheck(lambda x, y: F.binary_cross_entropy(x, y, w), (x, y))
+    assert gradgradcheck(lambda x, y: F.binary_cross_entropy(x, y, reduction="none"), (x, y))
 
 
 def test_losses_are_finite_for_huge_logits_in_float32():

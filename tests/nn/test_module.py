@@ -198,8 +198,10 @@ def test_register_buffer_errors():
         m.register_buffer("a.b", mg.zeros(1))
     with pytest.raises(TypeError, match="Tensor or None"):
         m.register_buffer("a", np.zeros(1))
-    with pytest.raises(KeyError, match="Parameter"):
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
         m.register_buffer("weight", mg.zeros(1))
+    with pytest.raises(KeyError, match="Parameter"):
+        m.register_buffer("other", nn.Parameter(mg.zeros(1)))
 
 
 # ---- modes and gradients ----------------------------------------------------------------------------
@@ -475,3 +477,182 @@ def test_mlp_trains_on_synthetic_data_with_manual_sgd():
     assert final < 0.25 * first
     accuracy = (model(xs).argmax(axis=1).numpy() == y).mean()
     assert accuracy > 0.9
+
+
+# ---- reassignment, registration order and containers as attributes (as in PyTorch) ------------------------
+
+
+def test_assigning_a_named_sequential_entry_replaces_it_in_place():
+    seq = nn.Sequential(OrderedDict(body=nn.Linear(2, 2), head=nn.Linear(2, 3)))
+    new = nn.Linear(2, 1)
+    seq.head = new
+    assert seq.head is new and seq[1] is new and len(seq) == 2
+    assert seq(mg.randn(1, 2)).shape == (1, 1)  # the old head no longer runs
+    assert len(list(seq.parameters())) == 4
+    assert list(seq.state_dict()) == ["body.weight", "body.bias", "head.weight", "head.bias"]
+    assert repr(seq).count("(head)") == 1
+    numbered = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 3))
+    setattr(numbered, "1", nn.Linear(2, 1))
+    assert numbered(mg.randn(1, 2)).shape == (1, 1) and len(list(numbered.parameters())) == 4
+    with pytest.raises(TypeError, match="Modules"):
+        seq.head = 3
+    lst = nn.ModuleList([nn.Linear(1, 1), nn.ReLU()])
+    setattr(lst, "1", nn.Tanh())
+    assert isinstance(lst[1], nn.Tanh) and isinstance(getattr(lst, "0"), nn.Linear)
+
+
+def test_module_dict_entries_are_attributes():
+    d = nn.ModuleDict({"a": nn.Linear(1, 1)})
+    assert d.a is d["a"]
+    d.a = nn.Tanh()  # replaces the entry
+    assert isinstance(d["a"], nn.Tanh) and list(d) == ["a"]
+    d.b = nn.ReLU()  # a new Module attribute is a new entry, as in PyTorch
+    assert list(d) == ["a", "b"] and d.b is d["b"]
+    del d.a
+    assert list(d) == ["b"]
+    with pytest.raises(AttributeError, match="no attribute 'a'"):
+        _ = d.a
+
+
+def test_sequential_slices_keep_their_names_and_deletion_renumbers():
+    a, b, c = nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1)
+    seq = nn.Sequential(a, b, c)
+    tail = seq[1:]
+    assert [n for n, _ in tail.named_children()] == ["1", "2"]
+    assert list(tail.state_dict()) == ["2.weight", "2.bias"] and tail[0] is b
+    named = nn.Sequential(OrderedDict(a=a, b=b, c=c))
+    assert [n for n, _ in named[1:].named_children()] == ["b", "c"]
+    assert list(named[::2].state_dict()) == ["a.weight", "a.bias", "c.weight", "c.bias"]
+    del named[1]  # PyTorch renumbers every entry after a deletion, named or not
+    assert [n for n, _ in named.named_children()] == ["0", "1"]
+    named.append(nn.Tanh())
+    assert [n for n, _ in named.named_children()] == ["0", "1", "2"]
+    with pytest.raises(KeyError, match="'2' is already"):
+        tail.append(nn.Tanh())  # '2' (= len) is taken: PyTorch would silently replace that entry
+    torch = pytest.importorskip("torch")
+    t = torch.nn.Sequential(
+        OrderedDict(a=torch.nn.Linear(1, 1), b=torch.nn.ReLU(), c=torch.nn.Linear(1, 1))
+    )
+    assert list(t[::2].state_dict()) == ["a.weight", "a.bias", "c.weight", "c.bias"]
+    assert list(torch.nn.Sequential(*t)[1:].state_dict()) == list(tail.state_dict())
+    del t[1]
+    assert list(t.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+def test_buffer_reassigned_to_a_parameter_or_module_becomes_one():
+    m = nn.Module()
+    m.register_buffer("scale", mg.zeros(2))
+    m.scale = nn.Parameter(mg.ones(2))
+    assert [n for n, _ in m.named_parameters()] == ["scale"]
+    assert [n for n, _ in m.named_buffers()] == []
+    m = nn.Module()
+    m.register_buffer("scale", mg.zeros(2))
+    m.scale = nn.Linear(1, 1)
+    assert list(m.state_dict()) == ["scale.weight", "scale.bias"]
+    assert [n for n, _ in m.named_buffers()] == []
+
+
+def test_assignments_that_pytorch_refuses():
+    m = nn.Module()
+    m.register_buffer("scale", mg.zeros(2))
+    with pytest.raises(TypeError, match=r"cannot assign 'int' as buffer 'scale'.*Tensor or None"):
+        m.scale = 3
+    m.scale = None  # still a buffer, now empty
+    assert list(m.state_dict()) == []
+    lin = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"cannot assign 'int' as parameter 'weight'"):
+        lin.weight = 3
+    lin.bias = None
+    with pytest.raises(TypeError, match=r"as parameter 'bias'"):
+        lin.bias = mg.zeros(2)  # a parameter set to None is still a parameter slot
+    with pytest.raises(TypeError, match=r"as parameter 'weight'"):
+        lin.weight = nn.Tanh()
+    m.fc = nn.Linear(1, 1)
+    with pytest.raises(TypeError, match=r"cannot assign 'int' as child module 'fc'"):
+        m.fc = 3
+    m.fc = nn.Parameter(mg.zeros(1))  # a Parameter may replace a module
+    assert [n for n, _ in m.named_parameters()] == ["fc"]
+
+
+@pytest.mark.parametrize("kind", ["module", "parameter", "plain"])
+def test_register_buffer_over_an_existing_attribute_is_a_key_error(kind):
+    m = nn.Module()
+    m.foo = {"module": nn.Linear(1, 1), "parameter": nn.Parameter(mg.zeros(1)), "plain": 5}[kind]
+    with pytest.raises(KeyError, match="attribute 'foo' already exists"):
+        m.register_buffer("foo", mg.zeros(1))
+    with pytest.raises(KeyError, match="attribute 'forward' already exists"):
+        m.register_buffer("forward", mg.zeros(1))  # methods and class attributes count too
+    m.register_buffer("bar", mg.zeros(1))
+    m.register_buffer("bar", mg.ones(1))  # registering a buffer again replaces it
+    assert float(m.bar.sum()) == 1.0
+
+
+def test_order_is_when_a_name_first_became_a_parameter_or_module():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = None  # a plain attribute for now
+            self.w = None
+            self.body = nn.Linear(1, 1)
+            self.v = nn.Parameter(mg.zeros(1))
+            self.head = nn.Linear(1, 1)
+            self.w = nn.Parameter(mg.zeros(1))
+            self.register_parameter("u", None)  # a slot: keeps its place when filled
+            self.x = nn.Parameter(mg.zeros(1))
+            self.u = nn.Parameter(mg.zeros(1))
+
+    expected = ["v", "w", "u", "x", "body.weight", "body.bias", "head.weight", "head.bias"]
+    assert list(M().state_dict()) == expected
+    assert [n for n, _ in M().named_children()] == ["body", "head"]
+    lin = nn.Linear(2, 2)
+    lin.weight = None
+    lin.weight = nn.Parameter(mg.zeros(2, 2))  # refilled: keeps its place
+    assert list(lin.state_dict()) == ["weight", "bias"]
+    torch = pytest.importorskip("torch")
+
+    class T(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = None
+            self.w = None
+            self.body = torch.nn.Linear(1, 1)
+            self.v = torch.nn.Parameter(torch.zeros(1))
+            self.head = torch.nn.Linear(1, 1)
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.register_parameter("u", None)
+            self.x = torch.nn.Parameter(torch.zeros(1))
+            self.u = torch.nn.Parameter(torch.zeros(1))
+
+    assert list(T().state_dict()) == expected
+
+
+def test_a_parameter_under_two_names_is_saved_under_both():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Parameter(mg.zeros(2))
+            self.b = self.a
+            self.register_buffer("r", mg.zeros(1))
+            self.register_buffer("q", self.r)
+
+    m = M()
+    assert [n for n, _ in m.named_parameters()] == ["a"]  # listed once
+    assert list(m.state_dict()) == ["a", "b", "r", "q"]  # but saved under every name, as PyTorch
+    m.load_state_dict({"a": np.ones(2), "b": np.ones(2), "r": np.ones(1), "q": np.ones(1)})
+    assert m.a.numpy().tolist() == [1.0, 1.0] and m.b is m.a
+    with pytest.raises(RuntimeError, match='Missing key.*"b"'):
+        m.load_state_dict({"a": np.ones(2), "r": np.ones(1), "q": np.ones(1)})
+    torch = pytest.importorskip("torch")
+
+    class T(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Parameter(torch.full((2,), 3.0))
+            self.b = self.a
+            self.register_buffer("r", torch.full((1,), 4.0))
+            self.register_buffer("q", self.r)
+
+    theirs = T().state_dict()
+    assert list(theirs) == list(m.state_dict())
+    m.load_state_dict({k: v.numpy() for k, v in theirs.items()})  # strict
+    assert m.a.numpy().tolist() == [3.0, 3.0] and m.r.numpy().tolist() == [4.0]

@@ -36,7 +36,7 @@ def _vector_norm(xp, array, norm_type: float):
 
 
 def clip_grad_norm_(
-    parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = True
+    parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
 ) -> Tensor:
     """Scale all gradients together so that their joint norm is at most max_norm; return that norm.
 
@@ -53,7 +53,9 @@ def clip_grad_norm_(
     norm_type : float
         The order of the norm: 2.0 (default), 1.0, any p > 0, or ``float('inf')`` for the max-abs norm.
     error_if_nonfinite : bool
-        Raise RuntimeError when the total norm is inf or NaN (default True) instead of scaling by it.
+        Raise RuntimeError when the total norm is inf or NaN, leaving the gradients untouched. By default
+        (False, as in PyTorch) they are scaled anyway, which turns them into zeros and NaNs; pass True to
+        catch exploding gradients where they happen.
 
     Returns
     -------
