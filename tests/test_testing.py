@@ -204,6 +204,18 @@ def test_gradgradcheck_of_linear_function_is_zero_and_passes():
     assert gradgradcheck(lambda x, y: 3 * x - y, (_x(3), _x(3, seed=2)))
 
 
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_checks_move_aliased_inputs_together(fast_mode):
+    # The same tensor passed twice is one variable: the analytic side returns its total gradient for each
+    # alias, so the numerical side must perturb every alias at once (as torch's in-place perturbation does).
+    x, y = _x(3), _x(3, seed=2)
+    assert gradcheck(lambda a, b: a * b, (x, x), fast_mode=fast_mode)
+    assert gradcheck(lambda a, b, c: a * b + c * a, (x, y, x), fast_mode=fast_mode)
+    assert gradgradcheck(lambda a, b: a * b * b, (x, x), fast_mode=fast_mode)
+    with pytest.raises(GradcheckError):  # aliasing does not hide a wrong gradient
+        gradcheck(lambda a, b: ScaledWrong.apply(a) * b, (x, x), fast_mode=fast_mode)
+
+
 # ---- strategies ---------------------------------------------------------------------------------------
 
 
@@ -255,6 +267,26 @@ def test_tensors_integer_unique(t):
 @given(t=tensors(dtype=mg.float32, device="cpu"))
 def test_tensors_float32(t):
     assert t.dtype == mg.float32 and t.device == "cpu" and not t.requires_grad
+
+
+@given(
+    t=tensors(dtype=mg.uint8, shape=(4,)),
+    i=tensors(dtype=mg.int32, elements=(-(2**40), 2**40)),
+    h=tensors(dtype=mg.float16, elements=(-1e6, 1e6)),
+)
+def test_tensors_clip_the_domain_to_the_dtype(t, i, h):
+    assert (
+        t.dtype == mg.uint8 and (t.numpy() <= 3).all()
+    )  # the default (-3, 3) becomes (0, 3) for uint8
+    assert i.dtype == mg.int32 and h.dtype == mg.float16 and np.isfinite(h.numpy()).all()
+
+
+def test_tensors_reject_requires_grad_for_non_float_dtypes_at_construction():
+    for dtype in (mg.int64, mg.bool_):
+        with pytest.raises(ValueError, match="requires_grad.*floating.*dtype=mg.float64"):
+            tensors(dtype=dtype, requires_grad=True)
+    with pytest.raises(ValueError, match="empty"):
+        tensors(dtype=mg.uint8, elements=(-5, -1))
 
 
 @given(data=st.data(), shape=shapes(max_dims=4))

@@ -8,6 +8,7 @@ Parameters are named, shaped and ordered exactly like PyTorch's, so a torch `sta
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 
 from .. import backend, ops
@@ -380,7 +381,7 @@ class RNNBase(Module):
         _check_size(name, "num_layers", num_layers)
         if (
             isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
+            or not isinstance(dropout, numbers.Real)  # NumPy scalars too, as in torch
             or not 0 <= dropout <= 1
         ):
             raise ValueError(

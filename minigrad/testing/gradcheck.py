@@ -83,14 +83,20 @@ class _Problem:
     # ---- numerical side --------------------------------------------------------------------------
     def evaluate(self, steps):
         """fn at the inputs moved by `steps` (one flat host array per differentiable input, or None),
-        as one flat float64 host array of all floating outputs. The caller's inputs are never touched."""
+        as one flat float64 host array of all floating outputs. The caller's inputs are never touched.
+
+        A tensor passed at several positions is one variable: all its aliases get the same moved copy,
+        moved by the sum of their steps, as moving the tensor itself would. This matches the analytic
+        side, where the gradient of each alias is the total gradient of the tensor."""
         args = list(self.inputs)
+        moved = {}  # id(tensor) -> its moved copy, shared by all its aliases
         for i, step in zip(self.diff, steps):
             t = self.inputs[i]
-            data = t.data.copy()
+            if id(t) not in moved:
+                moved[id(t)] = Tensor._make(t.data.copy(), t.device, True, None)
             if step is not None:
-                data += t.device.xp.asarray(step.reshape(t.shape))
-            args[i] = Tensor._make(data, t.device, True, None)
+                moved[id(t)].data += t.device.xp.asarray(step.reshape(t.shape))
+            args[i] = moved[id(t)]
         with autograd.enable_grad():  # fn may itself differentiate (gradgradcheck)
             outs = _outputs(self.fn(*args), self.who)
         if len(outs) != len(self.outputs):

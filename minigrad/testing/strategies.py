@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from .. import backend
 from ..creation import tensor
 
+xp = backend.cpu.xp  # the host array module (this package only reaches numpy through backend)
+
 __all__ = ["shapes", "broadcastable_shapes", "tensors", "valid_axes", "spaced_floats"]
 
 
@@ -103,15 +105,23 @@ def tensors(
         Any minigrad dtype (float64 by default, as gradient checks need).
     elements : (low, high) or strategy
         A closed interval for the values (floats without NaN/inf for float dtypes, integers otherwise;
-        ignored for bool), or a hypothesis strategy of elements.
+        ignored for bool), or a hypothesis strategy of elements. The interval is clipped to the values
+        the dtype can hold, so the default (-3, 3) gives 0..3 for uint8; an interval with no such value
+        is a ValueError.
     device : str
         'cpu' or 'cuda'.
     requires_grad : bool
-        Set on every drawn tensor (floating dtypes only).
+        Set on every drawn tensor. Only floating dtypes can require grad: asking for it with another dtype
+        is a ValueError when the strategy is built.
     unique : bool
         No repeated values within a tensor.
     """
     dtype = backend.as_dtype(dtype)
+    if requires_grad and dtype.kind != "f":
+        raise ValueError(
+            f"tensors: requires_grad=True needs a floating dtype, got {dtype}; "
+            "pass dtype=mg.float64 (or float32/float16), or drop requires_grad"
+        )
     if shape is None:
         shape = shapes()
     if isinstance(elements, st.SearchStrategy):
@@ -119,7 +129,7 @@ def tensors(
     elif dtype.kind == "b":
         elems = st.booleans()
     elif dtype.kind == "f":
-        lo, hi = elements
+        lo, hi = _clip_to_dtype(elements, dtype, xp.finfo(dtype), float)
         elems = st.floats(
             lo,
             hi,
@@ -129,10 +139,21 @@ def tensors(
             width=8 * dtype.itemsize,
         )
     else:
-        lo, hi = elements
-        elems = st.integers(int(lo), int(hi))
+        lo, hi = _clip_to_dtype(elements, dtype, xp.iinfo(dtype), int)
+        elems = st.integers(lo, hi)
     arrays = hnp.arrays(dtype, shape, elements=elems, unique=unique)
     return arrays.map(lambda a: tensor(a, dtype=dtype, device=device, requires_grad=requires_grad))
+
+
+def _clip_to_dtype(elements, dtype, info, cast):
+    """The interval `elements` = (low, high) cut to [info.min, info.max], as `cast` numbers."""
+    low, high = elements
+    lo, hi = max(cast(low), cast(info.min)), min(cast(high), cast(info.max))
+    if lo > hi:
+        raise ValueError(
+            f"tensors: elements={tuple(elements)!r} is empty for {dtype}, which holds {info.min}..{info.max}"
+        )
+    return lo, hi
 
 
 def valid_axes(

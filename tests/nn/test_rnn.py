@@ -633,6 +633,15 @@ def test_cells_match_pytorch(mode, batched):
 # ---- errors, all raised before any computation ------------------------------------------------------------
 
 
+def test_dropout_accepts_any_real_number_but_not_bool_or_nan():
+    m = nn.GRU(4, 6, num_layers=2, dropout=np.float32(0.5))  # torch accepts NumPy scalars too
+    assert m.dropout == 0.5 and type(m.dropout) is float
+    assert nn.LSTM(3, 4, num_layers=2, dropout=np.int64(1)).dropout == 1.0
+    for bad in (True, np.float64("nan"), float("nan"), np.float32(1.5), "0.5", None):
+        with pytest.raises(ValueError, match="dropout should be a number"):
+            nn.GRU(4, 6, num_layers=2, dropout=bad)
+
+
 def test_constructor_errors():
     with pytest.raises(ValueError, match=r"dropout.*\[0, 1\].*1.5"):
         nn.LSTM(3, 4, num_layers=2, dropout=1.5)
