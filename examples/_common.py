@@ -36,6 +36,16 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 REQUIRED_METRICS = ("first_loss", "final_loss", "wall_time_s", "headline", "checkpoint")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    # NOTE: appends "(default: X)" only where the help does not state the default already; a flag whose
+    # default is None is resolved after parsing (from --quick, a preset...), so its help states it in words
+    def _get_help_string(self, action):
+        help = action.help or ""
+        if action.default is None or "(default" in help:
+            return help
+        return super()._get_help_string(action)
+
+
 def make_parser(name: str, description: str) -> argparse.ArgumentParser:
     """An argument parser with the flags every example shares; add the example's own flags to it.
 
@@ -47,7 +57,7 @@ def make_parser(name: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"{name}.py",
         description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument(
         "--device", default="cpu", help="where to compute: cpu, cuda or cuda:N (needs CuPy)"

@@ -58,35 +58,41 @@ def parse_args():
         "char_rnn", "Character-level language model on Tiny Shakespeare (truncated BPTT)."
     )
     parser.add_argument(
-        "--model", choices=["lstm", "gru", "rnn"], help="recurrent layer (default lstm)"
+        "--model", choices=["lstm", "gru", "rnn"], help="recurrent layer (default: lstm)"
     )
     parser.add_argument(
-        "--embed", type=int, help="embedding size; 0 feeds one-hot vectors (default 64)"
+        "--embed", type=int, help="embedding size; 0 feeds one-hot vectors (default: 64)"
     )
-    parser.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
-    parser.add_argument("--hidden", type=int, help="hidden size (default 256)")
+    parser.add_argument("--layers", type=int, help="stacked recurrent layers (default: 1)")
+    parser.add_argument("--hidden", type=int, help="hidden size (default: 256)")
     parser.add_argument("--dropout", type=float, default=0.0, help="dropout between stacked layers")
     parser.add_argument(
-        "--batch-size", type=int, help="parallel text streams per step (default 32)"
+        "--batch-size", type=int, help="parallel text streams per step (default: 32)"
     )
     parser.add_argument(
-        "--seq-len", type=int, help="characters per truncated-BPTT chunk (default 64)"
+        "--seq-len", type=int, help="characters per truncated-BPTT chunk (default: 64)"
     )
-    parser.add_argument("--lr", type=float, help="learning rate (default 2e-3 for Adam)")
-    parser.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], help="default adam")
+    parser.add_argument("--lr", type=float, help="learning rate (default: 2e-3 for Adam)")
     parser.add_argument(
-        "--clip", type=float, help="gradient clipping threshold, 0 to disable (default 5)"
+        "--optimizer", choices=["adam", "adagrad", "sgd"], help="optimizer (default: adam)"
     )
     parser.add_argument(
-        "--clip-mode", choices=["norm", "value"], help="clip the total norm or each element"
+        "--clip", type=float, help="gradient clipping threshold, 0 to disable (default: 5)"
     )
-    parser.add_argument("--steps", type=int, help="total training steps (default 2000)")
     parser.add_argument(
-        "--eval-every", type=int, help="steps between validation losses and samples"
+        "--clip-mode",
+        choices=["norm", "value"],
+        help="clip the total norm or each element (default: norm)",
     )
-    parser.add_argument("--ckpt-every", type=int, help="steps between checkpoints")
+    parser.add_argument("--steps", type=int, help="total training steps (default: 2000)")
     parser.add_argument(
-        "--val-chars", type=int, help="validate on the first N validation characters only"
+        "--eval-every", type=int, help="steps between validation losses and samples (default: 250)"
+    )
+    parser.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: 500)")
+    parser.add_argument(
+        "--val-chars",
+        type=int,
+        help="validate on the first N validation characters only (default: all)",
     )
     parser.add_argument(
         "--karpathy", action="store_true", help="min-char-rnn preset (RNN 100, seq 25, Adagrad)"
@@ -98,12 +104,16 @@ def parse_args():
         "--sample", action="store_true", help="only generate text from a checkpoint"
     )
     parser.add_argument(
-        "--checkpoint", type=Path, help="checkpoint for --sample (default <out>/checkpoint...)"
+        "--checkpoint",
+        type=Path,
+        help="checkpoint for --sample (default: <out>/checkpoint.safetensors)",
     )
     parser.add_argument(
         "--temperature", type=float, default=0.8, help="sampling temperature (>0; lower = safer)"
     )
-    parser.add_argument("--prime", default="\n", help="text the sample starts from")
+    parser.add_argument(
+        "--prime", default="\n", help="text the sample starts from (default: a newline)"
+    )
     parser.add_argument("--length", type=int, default=500, help="characters to generate")
     args = parser.parse_args()
     preset = PRESETS["karpathy" if args.karpathy else "default"]

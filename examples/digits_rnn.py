@@ -38,9 +38,9 @@ def parse_args():
     )
     parser.add_argument("--hidden", type=int, default=64, help="hidden size")
     parser.add_argument(
-        "--epochs", type=int, default=None, help="passes over the training set (default 20)"
+        "--epochs", type=int, default=None, help="passes over the training set (default: 20)"
     )
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32, help="images per training step")
     parser.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate")
     args = parser.parse_args()
     if args.epochs is None:

@@ -65,11 +65,15 @@ def parse_args():
         "--min-count", type=int, default=1, help="rarer training words become <unk>"
     )
     parser.add_argument(
-        "--epochs", type=int, default=None, help="recurrent model epochs (default 15)"
+        "--epochs", type=int, default=None, help="recurrent model epochs (default: 15)"
     )
-    parser.add_argument("--bow-epochs", type=int, default=None, help="baseline epochs (default 10)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-3)")
+    parser.add_argument(
+        "--bow-epochs", type=int, default=None, help="baseline epochs (default: 10)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="sentences per recurrent-model training step"
+    )
+    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 2e-3)")
     parser.add_argument("--bow-lr", type=float, default=1e-2, help="Adam learning rate (baseline)")
     args = parser.parse_args()
     if args.epochs is None:

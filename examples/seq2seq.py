@@ -76,19 +76,24 @@ def parse_args():
         "--hidden", type=int, default=128, help="hidden size of encoder and decoder"
     )
     parser.add_argument(
-        "--train-size", type=int, default=None, help="training pairs used (default 20000)"
+        "--train-size", type=int, default=None, help="training pairs used (default: 20000)"
     )
-    parser.add_argument("--test-size", type=int, default=None, help="held-out pairs (default 5000)")
     parser.add_argument(
-        "--epochs", type=int, default=None, help="passes over the training pairs (default 1)"
+        "--test-size", type=int, default=None, help="held-out pairs (default: 5000)"
     )
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="passes over the training pairs (default: 1)"
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="pairs per training step")
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
     parser.add_argument(
         "--clip", type=float, default=5.0, help="gradient-norm clipping, 0 to disable"
     )
     parser.add_argument(
-        "--eval-every", type=int, default=None, help="steps between test-accuracy points"
+        "--eval-every",
+        type=int,
+        default=None,
+        help="steps between test-accuracy points (default: 100)",
     )
     args = parser.parse_args()
     if args.train_size is None:

@@ -64,24 +64,28 @@ def parse_args():
         "sine_wave", "An RNN learns a waveform and generates it; or forecasts a real series."
     )
     parser.add_argument(
-        "--series", choices=sorted(SERIES), help="forecast a real series instead of the waveform"
+        "--series",
+        choices=sorted(SERIES),
+        help="forecast a real series instead of the waveform (default: the waveform)",
     )
     parser.add_argument(
         "--model", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer"
     )
     parser.add_argument(
-        "--hidden", type=int, default=None, help="hidden size (default 64; 32 for --series)"
+        "--hidden", type=int, default=None, help="hidden size (default: 64; 32 for --series)"
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="training steps (default 1000; 400 for --series)"
+        "--steps", type=int, default=None, help="training steps (default: 1000; 400 for --series)"
     )
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per training step")
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     parser.add_argument(
         "--clip", type=float, default=1.0, help="gradient-norm clipping, 0 to disable"
     )
     parser.add_argument(
-        "--window", type=int, help="--series: values read per forecast (per-series default)"
+        "--window",
+        type=int,
+        help="--series: values read per forecast (default: 24 for airline, 60 otherwise)",
     )
     args = parser.parse_args()
     if args.hidden is None:

@@ -102,16 +102,22 @@ def _float_dtype(dtype):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of shape size (zeros(2, 3) or zeros((2, 3))), like torch.zeros; dtype: the
+    default float (float32) unless given."""
     dev = backend.device(device)
     return _new(dev.xp.zeros(_shape_arg(size), dtype=_float_dtype(dtype)), dev, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of shape size (ones(2, 3) or ones((2, 3))), like torch.ones; dtype: the default
+    float (float32) unless given."""
     dev = backend.device(device)
     return _new(dev.xp.ones(_shape_arg(size), dtype=_float_dtype(dtype)), dev, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape size (an int or a tuple) filled with fill_value, like torch.full; without dtype
+    it is fill_value's: float32 for a float, int64 for an int, bool for a bool."""
     dev = backend.device(device)
     if dtype is None:
         dtype = backend.as_dtype(tensor(fill_value).dtype)
@@ -123,6 +129,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Like torch.empty, but the tensor is zero-filled (see `zeros`)."""
     return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -142,6 +149,8 @@ def arange(
 
 
 def linspace(start, stop, num, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """num evenly spaced values from start to stop, both included, shape (num,); like torch.linspace
+    (steps=num); dtype: the default float (float32) unless given."""
     _shape_arg((num,))  # a clear error for a negative or non-integer count
     dev = backend.device(device)
     return _new(dev.xp.linspace(start, stop, num, dtype=_float_dtype(dtype)), dev, requires_grad)
@@ -150,17 +159,21 @@ def linspace(start, stop, num, dtype=None, device=None, requires_grad: bool = Fa
 def eye(
     n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
+    """An (n, m) matrix (m defaults to n) with ones on the diagonal and zeros elsewhere, like torch.eye;
+    dtype: the default float (float32) unless given."""
     _shape_arg((n,) if m is None else (n, m))
     dev = backend.device(device)
     return _new(dev.xp.eye(n, m, dtype=_float_dtype(dtype)), dev, requires_grad)
 
 
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of t's shape, like torch.zeros_like: t's dtype and device unless given."""
     dev = backend.device(device) if device is not None else t.device
     return _new(dev.xp.zeros(t.shape, dtype=backend.as_dtype(dtype) or t.dtype), dev, requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Ones of t's shape, like torch.ones_like: t's dtype and device unless given."""
     dev = backend.device(device) if device is not None else t.device
     return _new(dev.xp.ones(t.shape, dtype=backend.as_dtype(dtype) or t.dtype), dev, requires_grad)
 
@@ -168,6 +181,8 @@ def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -
 def full_like(
     t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
+    """A tensor of t's shape filled with fill_value, like torch.full_like: t's dtype and device unless
+    given."""
     dev = backend.device(device) if device is not None else t.device
     return _new(
         dev.xp.full(t.shape, fill_value, dtype=backend.as_dtype(dtype) or t.dtype),
@@ -213,6 +228,7 @@ def randint(low: int, high: int, size, dtype=None, device=None) -> Tensor:
 
 
 def randperm(n: int, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0..n-1 from the device's seeded generator, like torch.randperm; int64."""
     _shape_arg((n,))
     dev = backend.device(device)
     arr = dev.rng.permutation(n).astype(backend.as_dtype(dtype) or backend.int64)

@@ -51,6 +51,8 @@ def clip(x: Tensor, min=None, max=None) -> Tensor:
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean over axis (None: all axes, an int or a tuple of ints), like torch.mean(x, dim, keepdim): the
+    reduced axes are dropped, or kept with size 1 when keepdims."""
     axes = _normalize_axis("mean", axis, x.ndim)
     n = 1
     for a in axes:
@@ -91,6 +93,7 @@ def std(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Te
 
 
 def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Minimum over axis, like torch.amin(x, dim, keepdim); floats as -max(-x) (see max for ties and NaN)."""
     axes = _normalize_axis("min", axis, x.ndim)
     if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
         raise ValueError(

@@ -36,6 +36,8 @@ class Add(Function):
 
 
 def add(x, y) -> Tensor:
+    """Elementwise x + y, like torch.add: the shapes broadcast, a Python number takes the tensor's dtype,
+    and mixed kinds promote as in PyTorch (int64 + float32 -> float32)."""
     return _binary(Add, x, y)
 
 
@@ -57,6 +59,7 @@ class Sub(Function):
 
 
 def sub(x, y) -> Tensor:
+    """Elementwise x - y, like torch.sub: broadcasting and dtype promotion as in `add`."""
     return _binary(Sub, x, y)
 
 
@@ -81,6 +84,7 @@ class Mul(Function):
 
 
 def mul(x, y) -> Tensor:
+    """Elementwise x * y, like torch.mul: broadcasting and dtype promotion as in `add`."""
     return _binary(Mul, x, y)
 
 
@@ -99,6 +103,7 @@ class Neg(Function):
 
 
 def neg(x: Tensor) -> Tensor:
+    """Elementwise -x, like torch.neg; the same shape and dtype (bool tensors are refused, as in torch)."""
     if x.dtype.kind == "b":
         raise TypeError("neg: negation of a bool tensor is not supported; invert a mask with ~mask")
     return Neg.apply(x)
@@ -124,6 +129,8 @@ class Div(Function):
 
 
 def div(x, y) -> Tensor:
+    """Elementwise true division x / y, like torch.div: broadcasting as in `add`; two integer operands
+    divide into the default float dtype (float32), as in torch."""
     if x.__class__ is not Tensor:
         x = _const(x, y if isinstance(y, Tensor) else None)
     if y.__class__ is not Tensor:
@@ -181,6 +188,9 @@ def _check_int_pow(x: Tensor, exponent) -> None:
 
 
 def pow(x, exponent) -> Tensor:
+    """Elementwise x ** exponent, like torch.pow; exponent is a number or a tensor (broadcast with x).
+    An integer tensor to a float number becomes the default float; integers to negative integer powers
+    raise ValueError (torch raises too)."""
     if isinstance(x, Tensor) and backend.is_scalar(exponent):
         if isinstance(exponent, backend.cpu.xp.generic):
             exponent = exponent.item()  # a NumPy scalar counts as the Python number it holds
@@ -221,6 +231,7 @@ class Exp(Function):
 
 
 def exp(x: Tensor) -> Tensor:
+    """Elementwise e ** x, like torch.exp; same shape, integer inputs become the default float."""
     return Exp.apply(_float(x))
 
 
@@ -241,6 +252,8 @@ class Log(Function):
 
 
 def log(x: Tensor) -> Tensor:
+    """Elementwise natural logarithm, like torch.log: -inf at 0, nan below; integers become the default
+    float."""
     return Log.apply(_float(x))
 
 
@@ -262,6 +275,7 @@ class Sqrt(Function):
 
 
 def sqrt(x: Tensor) -> Tensor:
+    """Elementwise square root, like torch.sqrt (nan below 0); integers become the default float."""
     return Sqrt.apply(_float(x))
 
 
@@ -282,6 +296,7 @@ class Abs(Function):
 
 
 def abs(x: Tensor) -> Tensor:
+    """Elementwise |x|, like torch.abs; same shape and dtype (the gradient at 0 is 0)."""
     return Abs.apply(x)
 
 
@@ -303,6 +318,7 @@ class Tanh(Function):
 
 
 def tanh(x: Tensor) -> Tensor:
+    """Elementwise hyperbolic tangent, like torch.tanh; integers become the default float."""
     return Tanh.apply(_float(x))
 
 
@@ -338,6 +354,8 @@ def _quiet_overflow(xp):
 
 
 def sigmoid(x: Tensor) -> Tensor:
+    """Elementwise 1 / (1 + exp(-x)), like torch.sigmoid (0 without a warning for very negative x);
+    integers become the default float."""
     return Sigmoid.apply(_float(x))
 
 
@@ -358,6 +376,7 @@ class Relu(Function):
 
 
 def relu(x: Tensor) -> Tensor:
+    """Elementwise max(x, 0), like torch.relu; same shape and dtype (the gradient at 0 is 0)."""
     return Relu.apply(x)
 
 
@@ -383,6 +402,8 @@ class Maximum(Function):
 
 
 def maximum(x, y) -> Tensor:
+    """Elementwise max of x and y, like torch.maximum: broadcasting and dtype promotion as in `add`; a NaN
+    in either input gives NaN."""
     return _binary(Maximum, x, y)
 
 
@@ -440,6 +461,8 @@ class Cast(Function):
 
 
 def astype(x: Tensor, dtype) -> Tensor:
+    """x cast to dtype, like torch's x.to(dtype); x itself when it has that dtype already. A cast to an
+    integer or bool dtype carries no gradient."""
     dtype = backend.as_dtype(dtype)
     if dtype == x.dtype:
         return x
@@ -473,6 +496,7 @@ class ToDevice(Function):
 
 
 def to_device(x: Tensor, device) -> Tensor:
+    """x copied to device ("cpu", "cuda", "cuda:N" or a Device), like x.to(device); differentiable."""
     return ToDevice.apply(x, device=backend.device(device))
 
 

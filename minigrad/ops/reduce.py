@@ -25,6 +25,8 @@ class Sum(Function):
 
 
 def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Sum over axis (None: all axes, an int or a tuple of ints), like torch.sum(x, dim, keepdim): the
+    summed axes are dropped, or kept with size 1 when keepdims; bools sum as int64, as in torch."""
     axes = _normalize_axis("sum", axis, x.ndim)
     if x.dtype.kind == "b":
         x = astype(x, backend.int64)
@@ -51,6 +53,9 @@ class Max(Function):
 
 
 def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Maximum over axis (None: all axes, an int or a tuple of ints), like torch.amax(x, dim, keepdim):
+    values only, no indices; the gradient is shared evenly between tied maxima, and a NaN is the maximum.
+    An empty reduction raises ValueError (a maximum has no identity)."""
     axes = _normalize_axis("max", axis, x.ndim)
     if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
         raise ValueError(
