@@ -134,6 +134,8 @@ class Function:
             out = dev.xp.asarray(out)
         if _anomaly[0]:
             _check_anomaly(cls, "forward", out, inputs)
+        if record and out.dtype.kind != "f":
+            record = False  # integer and bool results have no gradient (argsort in a custom op, ...)
         if not record:  # the cheap path: one array call and a Tensor wrapper
             result = Tensor._make(out, dev, False, None)
             if cls._makes_views:

@@ -88,6 +88,8 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
     _mode.enabled = create_graph
     anomaly = _anomaly[0]
     plain = fast and capture is None and not anomaly  # most nodes need nothing but their backward
+    # grad(): only the nodes between the outputs and the inputs run (the rest keep their saved tensors)
+    needed = _nodes_leading_to(seeds, capture) if capture is not None else None
     push, pop = heapq.heappush, heapq.heappop
     try:
         # y's node, or id(y) for a leaf -> _Terms: the x^T @ g terms of a matmul's right operand y,
@@ -114,6 +116,10 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
             if mine:
                 del owned[id(g)]  # from here on g may be shared (Add.backward returns it twice)
             if node._special or not plain:  # the rare cases, all behind this one test
+                if needed is not None and node not in needed:
+                    if node in capture:  # a non-leaf input: its gradient is all grad() wants of it
+                        _node_extras(node, g, capture, fast)
+                    continue
                 if node._freed:
                     raise _freed_error(node)
                 if node._hooks is not None or node._retained is not None or capture is not None:
@@ -209,6 +215,8 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
             total = terms.flush(entry[1] if entry is not None else None, leaf.dtype, owned)
             leaf_grads[key] = [leaf, total]
         for leaf, g in leaf_grads.values():
+            if capture is not None and id(leaf) not in capture:
+                continue  # grad() leaves other leaves alone (their hooks too)
             # NOTE: copy (unless this pass allocated it), so that two leaves never share one gradient
             # array: optimizers and clipping update .grad in place.
             copy = fast and id(g) not in owned
@@ -218,17 +226,24 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                 for hook in leaf._hooks:
                     r = hook(g)
                     if r is not None:
-                        g, copy = r, fast  # (the hook's tensor may be shared too)
+                        g, copy = _checked_hook_result(hook, g, r), fast  # (it may be shared too)
             if capture is not None:
-                if id(leaf) in capture:
-                    capture[id(leaf)] = g
+                capture[id(leaf)] = g
                 continue
-            if leaf.grad is None:
+            old = leaf.grad
+            if old is None:
                 if copy:
                     g = Tensor._make(g.data.copy(), g.device, False, None)
                 leaf.grad = g
+                continue
+            if not isinstance(old, Tensor) or old.shape != g.shape or old.dtype != g.dtype:
+                raise _assigned_grad_error(leaf, old)
+            if fast and not old.requires_grad and getattr(old.data.flags, "writeable", True):
+                # like torch: accumulate into the existing .grad in place (a reference to it stays current)
+                old.data += g.data
+                old._version += 1
             else:
-                leaf.grad = leaf.grad + g
+                leaf.grad = old + g
     finally:
         _mode.enabled = prev
         _mode.anomaly_node = None
@@ -402,6 +417,25 @@ def _scatter(node, g, grads, leaf_grads, owned):
     return first
 
 
+def _nodes_leading_to(seeds, capture) -> set:
+    """The nodes below the seeds' outputs whose backward grad() must run: those with a path down to an
+    input (a key of capture: a node, or id() of a leaf). Found by an iterative post-order walk."""
+    needed, seen = set(), set()
+    stack = [(out.grad_fn, False) for out, _ in seeds if out.grad_fn is not None]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            for p in node._parents:
+                if p is not None and ((p in needed or p in capture) if p._is_node else id(p) in capture):
+                    needed.add(node)
+                    break
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((p, False) for p in node._parents if p is not None and p._is_node)
+    return needed
+
+
 def _node_extras(node, g, capture, fast):
     """Tensor hooks on a non-leaf, retain_grad, and gradients captured for mg.grad() (all see Tensors)."""
     if fast:
@@ -410,7 +444,7 @@ def _node_extras(node, g, capture, fast):
         for hook in node._hooks:
             r = hook(g)
             if r is not None:
-                g = r
+                g = _checked_hook_result(hook, g, r)
     if node._retained is not None:
         t = node._retained()
         if t is not None:
@@ -418,6 +452,33 @@ def _node_extras(node, g, capture, fast):
     if capture is not None and node in capture:
         capture[node] = g
     return g.data if fast else g
+
+
+def _checked_hook_result(hook, g, r):
+    """What a hook returned, if it may replace g: a Tensor of g's shape, dtype and device (as torch checks)."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(r, Tensor):
+        raise TypeError(f"hook '{name}' must return a Tensor or None, got {type(r).__name__}")
+    for what, want, got in (
+        ("shape", g.shape, r.shape),
+        ("dtype", g.dtype, r.dtype),
+        ("device", g.device, r.device),
+    ):
+        if got != want:
+            raise RuntimeError(
+                f"hook '{name}' has changed the {what} of the gradient: expected {want}, got {got}; "
+                "a hook may replace the gradient only with one of the same shape, dtype and device"
+            )
+    return r
+
+
+def _assigned_grad_error(leaf, old) -> RuntimeError:
+    got = f"shape {old.shape}, dtype {old.dtype}" if isinstance(old, Tensor) else type(old).__name__
+    return RuntimeError(
+        f"backward: the .grad assigned to a tensor of shape {leaf.shape}, dtype {leaf.dtype} has {got}, "
+        "so the new gradient cannot be accumulated into it; assign a gradient of the tensor's shape and "
+        "dtype (or None)"
+    )
 
 
 def _not_tensor_error(node, gi) -> TypeError:
@@ -474,6 +535,8 @@ def grad(
     """
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)
+    if not inputs:
+        raise RuntimeError("grad: the inputs argument cannot be empty; pass the tensors to differentiate by")
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(

@@ -4,6 +4,7 @@ switch it, as context managers or decorators."""
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
 
@@ -35,19 +36,22 @@ class set_grad_enabled:
 
     def __call__(self, fn):
         _mode.enabled = self.prev  # used as a decorator: undo the eager switch from __init__
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(self.mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(fn, lambda: set_grad_enabled(self.mode))
 
 
 class no_grad:
-    """Context manager and decorator: ops run but record nothing (use it for inference and optimizer steps)."""
+    """Context manager and decorator: ops run but record nothing (use it for inference and optimizer steps).
+    As in torch, the decorator may be written with or without parentheses (`@no_grad()` or `@no_grad`)."""
 
     _mode_value = False
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is None:
+            return self
+        if not callable(fn):
+            raise TypeError(f"{cls.__name__}() takes no arguments (or a function to decorate)")
+        return self(fn)  # @no_grad without parentheses
 
     def __enter__(self):
         self._prev = _mode.enabled
@@ -57,12 +61,43 @@ class no_grad:
         _mode.enabled = self._prev
 
     def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with type(self)():
-                return fn(*args, **kwargs)
+        return _decorate(fn, type(self))
 
-        return wrapper
+
+def _decorate(fn, make_mode):
+    """fn run under the grad mode that make_mode() enters. NOTE: a generator function gets the mode around
+    each of its steps (not just the call, which only creates the generator), and the caller's mode back
+    between them, as in torch."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            step, value = gen.send, None
+            while True:
+                try:
+                    with make_mode():
+                        request = step(value)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    value = yield request
+                    step = gen.send
+                except GeneratorExit:
+                    with make_mode():
+                        gen.close()
+                    raise
+                except BaseException as e:  # thrown into us: pass it on to fn's generator
+                    step, value = gen.throw, e
+
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with make_mode():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 class enable_grad(no_grad):

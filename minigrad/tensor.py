@@ -10,6 +10,19 @@ from . import backend
 from .backend import Device
 
 
+class _HookHandle:
+    """What register_hook returns: `remove()` takes the hook off again (like torch's RemovableHandle)."""
+
+    __slots__ = ("_hooks", "_fn")
+
+    def __init__(self, hooks: list, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
 class Tensor:
     """An N-d array that can record the operations applied to it for reverse-mode differentiation.
 
@@ -191,24 +204,32 @@ class Tensor:
         if self.grad_fn is not None:
             autograd._register_retain(self)
 
-    def register_hook(self, fn):
-        """Call fn(grad) when this tensor's gradient is computed; if it returns a Tensor, that replaces it."""
+    def register_hook(self, fn) -> _HookHandle:
+        """Call fn(grad) when this tensor's gradient is computed; if it returns a Tensor (of the same shape and
+        dtype), that replaces it. Returns a handle whose `remove()` unregisters the hook, as in torch."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         if self.grad_fn is not None:
             self.grad_fn.register_hook(fn)
-        else:
-            if self._hooks is None:
-                self._hooks = []
-            self._hooks.append(fn)
-        return fn
+            return _HookHandle(self.grad_fn._hooks, fn)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        return _HookHandle(self._hooks, fn)
 
-    def backward(self, grad=None, retain_graph=None, create_graph: bool = False) -> None:
+    def backward(
+        self, grad=None, retain_graph=None, create_graph: bool = False, *, gradient=None
+    ) -> None:
         """Accumulate the gradient of this tensor into the `.grad` of every leaf that requires grad.
 
-        `grad` is needed when the tensor has more than one element (it is d(something)/d(self)). The graph
-        is freed afterwards unless retain_graph=True; create_graph=True records the backward itself.
+        `grad` (or torch's keyword `gradient=`) is needed when the tensor has more than one element (it is
+        d(something)/d(self)). The graph is freed afterwards unless retain_graph=True; create_graph=True
+        records the backward itself.
         """
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward: pass the gradient once, as grad= or gradient=, not both")
+            grad = gradient
         autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     def to(self, device=None, dtype=None) -> Tensor:

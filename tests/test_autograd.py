@@ -701,3 +701,99 @@ def test_no_outputs_is_not_a_crash(device):
     assert x.grad is None
     with pytest.raises(RuntimeError, match="was not used"):
         mg.grad([], [x])
+
+
+# ---- audited against torch (2026-12-07): each of these failed before its fix --------------------------
+
+
+def test_hook_may_not_change_the_gradients_shape_or_dtype(device):
+    # torch: "hook '<lambda>' has changed the size of value"; before, minigrad silently used it
+    x = _t([1.0, 2.0], device)
+    y = x * _t([3.0, 4.0], device, requires_grad=False)
+    y.register_hook(lambda g: g.sum())
+    with pytest.raises(RuntimeError, match="hook '<lambda>' has changed the shape"):
+        (y * _t([1.0, 10.0], device, requires_grad=False)).sum().backward()
+
+    x = _t([1.0, 2.0], device)
+    x.register_hook(lambda g: g.astype(mg.float32))  # float64 leaf
+    with pytest.raises(RuntimeError, match="changed the dtype"):
+        (x * x).sum().backward()
+    assert x.grad is None
+
+
+def test_register_hook_returns_a_handle_that_removes_it(device):
+    for leaf in (True, False):
+        x = _t([1.0, 2.0], device)
+        t = x if leaf else x * 1
+        handle = t.register_hook(lambda g: g * 10)
+        handle.remove()
+        handle.remove()  # a second remove does nothing, as in torch
+        (t * t).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+
+
+def test_grad_accumulates_in_place_into_an_existing_grad(device):
+    x = _t([1.0, 2.0], device)
+    (x * 2).sum().backward()
+    first = x.grad
+    (x * 3).sum().backward()
+    assert x.grad is first  # a reference held to .grad stays current, as in torch
+    np.testing.assert_allclose(first.numpy(), [5.0, 5.0])
+
+
+def test_an_assigned_grad_of_the_wrong_shape_or_dtype_is_an_error(device):
+    x = _t([1.0, 2.0], device)
+    x.grad = mg.zeros((3, 2), dtype=mg.float64, device=device)
+    with pytest.raises(RuntimeError, match=r"shape \(3, 2\).*assign a gradient"):
+        (x * 2).sum().backward()
+    x.grad = mg.zeros(2, dtype=mg.float32, device=device)
+    with pytest.raises(RuntimeError, match="dtype float32"):
+        (x * 2).sum().backward()
+
+
+def test_grad_runs_only_the_graph_between_outputs_and_inputs(device):
+    x, w = _t([1.0, 2.0], device), _t([3.0, 4.0], device)
+    fired = []
+    w.register_hook(lambda g: fired.append("w"))
+    h = w * 1
+    h.retain_grad()
+    (gx,) = mg.grad((x * h).sum(), [x])
+    np.testing.assert_allclose(gx.numpy(), [3.0, 4.0])
+    assert fired == [] and h.grad is None and w.grad is None
+
+    # the graph below a non-leaf input is neither run nor freed: a later backward through it works
+    y = x * 2
+    (gy,) = mg.grad((y * 3).sum(), [y])
+    np.testing.assert_allclose(gy.numpy(), [3.0, 3.0])
+    assert x.grad is None
+    (y * 1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_grad_with_no_inputs_is_an_error(device):
+    x = _t([1.0], device)
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        mg.grad(x.sum(), [])
+
+
+def test_backward_takes_torchs_gradient_keyword(device):
+    x = _t([1.0, 2.0], device)
+    (x * x).backward(gradient=_t([1.0, 10.0], device, requires_grad=False))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 40.0])
+    with pytest.raises(TypeError, match="not both"):
+        (x * x).backward(_t([1.0, 1.0], device, False), gradient=_t([1.0, 1.0], device, False))
+
+
+def test_a_custom_function_with_an_integer_result_records_nothing(device):
+    class ArgSort(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return ctx.xp.argsort(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            return None
+
+    r = ArgSort.apply(_t([3.0, 1.0, 2.0], device))
+    assert not r.requires_grad and r.grad_fn is None  # torch: integer outputs are not differentiable
+    assert r.tolist() == [1, 2, 0]

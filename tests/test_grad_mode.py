@@ -63,3 +63,49 @@ def test_no_grad_restores_mode_after_an_exception():
         with mg.no_grad():
             raise ZeroDivisionError
     assert mg.is_grad_enabled()
+
+
+def test_decorators_apply_to_each_step_of_a_generator(device):
+    # torch wraps generator functions so that the mode holds inside every step (and not between them)
+    x = _t([1.0], device)
+
+    @mg.no_grad()
+    def without(t):
+        yield (t * 2).requires_grad
+        assert mg.is_grad_enabled() is False
+        received = yield (t * 3).requires_grad
+        return received
+
+    gen = without(x)
+    assert next(gen) is False
+    assert mg.is_grad_enabled()  # the caller's mode between steps
+    assert gen.send(None) is False
+    with pytest.raises(StopIteration):
+        gen.send("done")
+
+    with mg.no_grad():
+
+        @mg.enable_grad()
+        def with_grad(t):
+            yield (t * 2).requires_grad
+
+        assert list(with_grad(x)) == [True]
+
+    @mg.set_grad_enabled(False)
+    def off(t):
+        yield (t * 2).requires_grad
+
+    assert list(off(x)) == [False]
+
+
+def test_no_grad_decorator_without_parentheses(device):
+    x = _t([1.0], device)
+
+    @mg.no_grad
+    def double(t):
+        return t * 2
+
+    assert not double(x).requires_grad and double.__name__ == "double"
+    assert mg.is_grad_enabled()
+    with pytest.raises(TypeError, match="takes no arguments"):
+        mg.no_grad(3)
