@@ -233,7 +233,16 @@ class Tensor:
         autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     def to(self, device=None, dtype=None) -> Tensor:
-        """Move to a device and/or cast to a dtype; differentiable, a no-op when nothing changes."""
+        """Move to a device and/or cast to a dtype; differentiable, a no-op when nothing changes.
+
+        As in torch, the first argument may also be a dtype (`x.to(mg.float64)`) or a tensor whose device
+        and dtype to take (`x.to(other)`)."""
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype if dtype is None else dtype
+        elif (device is not None and not isinstance(device, (str, Device))) or device in backend._DTYPES:
+            if dtype is not None:
+                raise TypeError("to: pass the dtype once (to(dtype) or to(device, dtype))")
+            device, dtype = None, device
         out = self
         if dtype is not None:
             out = out.astype(dtype)
@@ -390,9 +399,13 @@ class Tensor:
 
     # comparisons and logic: not differentiable, boolean results
     def __eq__(self, other) -> Tensor:  # type: ignore[override]
+        if other is None:
+            return False  # as in torch: `t == None` is a plain False, not an elementwise comparison
         return ops.compare("eq", self, other)
 
     def __ne__(self, other) -> Tensor:  # type: ignore[override]
+        if other is None:
+            return True
         return ops.compare("ne", self, other)
 
     def __lt__(self, other) -> Tensor:
@@ -470,13 +483,31 @@ class Tensor:
         return F.min(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim)
 
     def var(
-        self, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None
+        self,
+        axis=None,
+        keepdims: bool = False,
+        correction: int = 1,
+        *,
+        dim=None,
+        keepdim=None,
+        unbiased=None,
     ) -> Tensor:
+        if unbiased is not None:  # torch's older spelling: unbiased=False is correction=0
+            correction = int(bool(unbiased))
         return F.var(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim, correction)
 
     def std(
-        self, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None
+        self,
+        axis=None,
+        keepdims: bool = False,
+        correction: int = 1,
+        *,
+        dim=None,
+        keepdim=None,
+        unbiased=None,
     ) -> Tensor:
+        if unbiased is not None:  # torch's older spelling: unbiased=False is correction=0
+            correction = int(bool(unbiased))
         return F.std(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim, correction)
 
     def logsumexp(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:

@@ -797,3 +797,15 @@ def test_a_custom_function_with_an_integer_result_records_nothing(device):
     r = ArgSort.apply(_t([3.0, 1.0, 2.0], device))
     assert not r.requires_grad and r.grad_fn is None  # torch: integer outputs are not differentiable
     assert r.tolist() == [1, 2, 0]
+
+
+def test_tensor_to_takes_a_dtype_or_a_tensor_first_and_none_comparisons(device):
+    x = mg.ones(2, device=device)
+    assert x.to(mg.float64).dtype == mg.float64
+    assert x.to("float64").dtype == mg.float64
+    assert x.to(mg.zeros(1, dtype=mg.float64, device=device)).dtype == mg.float64
+    assert x.to(device, mg.float64).dtype == mg.float64
+    assert (x == None) is False and (x != None) is True  # noqa: E711  (torch's answer)
+    v = _t([1.0, 2.0, 4.0], device)
+    np.testing.assert_allclose(v.var(unbiased=False).item(), np.var([1.0, 2.0, 4.0]))
+    np.testing.assert_allclose(v.std(unbiased=True).item(), np.std([1.0, 2.0, 4.0], ddof=1))
