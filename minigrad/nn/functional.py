@@ -48,6 +48,9 @@ def _check_reduction(name: str, reduction: str) -> None:
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
+        if loss.size == 0:
+            # PyTorch: the mean of no elements is NaN, not an error (Tensor.mean raises here)
+            return loss.sum() + _const(loss.device.xp.asarray(float("nan"), dtype=loss.dtype), loss)
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
@@ -140,12 +143,23 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     return out
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def _check_not_inplace(name: str, inplace: bool) -> None:
+    if inplace:
+        raise ValueError(
+            f"{name}: inplace=True is not supported, because autograd cannot record an in-place "
+            "update; pass inplace=False (the default): the values are the same, only the input is "
+            "not overwritten"
+        )
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout).
 
     Identity when training is False or p == 0. The mask comes from the input's device generator, so
     `mg.manual_seed` makes it reproducible. Shapes: any; the result has the input's shape.
+    inplace is PyTorch's argument; only False is supported (True raises ValueError).
     """
+    _check_not_inplace("dropout", inplace)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -293,8 +307,9 @@ def _nll(
     total = xp.asarray(wt.sum(), dtype=logp.dtype)
     if not bool(total):
         # every target ignored (or weighted 0): a NaN loss, as in PyTorch, but zero gradients rather
-        # than 0 / 0 ones, so that an optimizer step on a padding-only batch leaves the weights intact
-        return loss.sum() + _const(xp.asarray(float("nan"), dtype=logp.dtype), logp)
+        # than 0 / 0 ones, so that an optimizer step on a padding-only batch leaves the weights
+        # intact. NOTE: * 0.0, as label_smoothing's uniform term is nonzero for a 0-weight target
+        return loss.sum() * 0.0 + _const(xp.asarray(float("nan"), dtype=logp.dtype), logp)
     return loss.sum() / _const(total, logp)
 
 
@@ -331,9 +346,10 @@ def cross_entropy(
     Shapes: input (N, C) logits, (N, C, d1, ...) or (C,) unbatched; target (N,), (N, d1, ...) or ()
     integer class indices, or a float tensor of the input's shape holding class probabilities;
     weight (C,). With class indices, targets equal to ignore_index are skipped and 'mean' divides by
-    the summed weights of the others (NaN, with zero gradients, when every target is ignored, as in
-    PyTorch). label_smoothing in [0, 1] mixes the target with the uniform
-    distribution over the C classes. Finite for logits of any size (log_softmax subtracts the max).
+    the summed weights of the others (NaN when every target is ignored or weighted 0, as in
+    PyTorch, but with zero gradients, label_smoothing or not). label_smoothing in [0, 1] mixes the
+    target with the uniform distribution over the C classes. Finite for logits of any size
+    (log_softmax subtracts the max).
     """
     name = "cross_entropy"
     _check_float(name, input)
@@ -374,8 +390,6 @@ def _soft_cross_entropy(
         shape[class_dim] = n_classes
         prod = prod * _const(w.reshape(shape), logp)
     loss = -prod.sum(axis=class_dim)
-    if reduction == "mean":
-        return loss.sum() * (n_classes / logp.size)
     return _reduce(loss, reduction)
 
 
@@ -391,7 +405,8 @@ def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
 def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
     """Squared error (input - target)**2, averaged ('mean'), summed ('sum') or elementwise ('none').
 
-    Shapes: input and target the same shape (any); 'none' keeps it.
+    Shapes: input and target the same shape (any); 'none' keeps it. As in PyTorch, 'mean' of an
+    empty input is NaN (for every loss here), not an error.
     """
     _check_float("mse_loss", input)
     _check_reduction("mse_loss", reduction)
@@ -410,16 +425,21 @@ def l1_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
     return _reduce((input - target).abs(), reduction)
 
 
-def _elementwise_weight(name: str, weight, input: Tensor):
+def _elementwise_weight(name: str, weight, input: Tensor, what: str = "weight"):
+    """weight (or pos_weight), which must broadcast to the input's shape without enlarging it."""
     if weight is None:
         return None
-    w = _as_tensor(name, "weight", weight, input)
+    w = _as_tensor(name, what, weight, input)
     try:
-        ops._broadcast_shape(name, w.shape, input.shape)
+        fits = ops._broadcast_shape(name, w.shape, input.shape) == tuple(input.shape)
     except ValueError:
+        fits = False
+    if not fits:
+        # NOTE: a larger weight, e.g. (3, 2) for an input (2,), would broadcast the loss to (3, 2)
         raise ValueError(
-            f"{name}: weight of shape {w.shape} does not broadcast to the input shape {input.shape}"
-        ) from None
+            f"{name}: {what} of shape {w.shape} does not broadcast to the input shape "
+            f"{input.shape}; give it the input's shape, or one with size-1 or missing leading dims"
+        )
     return w
 
 
@@ -488,7 +508,7 @@ def binary_cross_entropy_with_logits(
     if pos_weight is None:
         loss = (1.0 - target) * input + softplus_neg_x
     else:
-        pw = _as_tensor(name, "pos_weight", pos_weight, input)
+        pw = _elementwise_weight(name, pos_weight, input, "pos_weight")
         loss = (1.0 - target) * input + (1.0 + (pw - 1.0) * target) * softplus_neg_x
     w = _elementwise_weight(name, weight, input)
     if w is not None:

@@ -86,14 +86,24 @@ class Dropout(Module):
     """During training, zero each element with probability p and scale the rest by 1/(1-p); in eval
     mode, pass the input through. The mask comes from the seeded device generator (mg.manual_seed).
 
+    Parameters
+    ----------
+    p : float
+        Probability of zeroing an element (default 0.5).
+    inplace : bool
+        PyTorch's option to overwrite the input; only False is supported (True raises ValueError),
+        since autograd cannot record an in-place update.
+
     Shapes: input (*), output (*).
     """
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: probability has to be between 0 and 1, but got {p}")
+        F._check_not_inplace("Dropout", inplace)
         self.p = p
+        self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout(input, self.p, self.training)

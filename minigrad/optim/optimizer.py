@@ -83,7 +83,9 @@ class Optimizer:
         """Add a group of parameters (a dict with 'params' and optional options) to optimize.
 
         Options missing from the group take the optimizer's defaults. Raises ValueError for a parameter
-        that is not a Tensor, does not require grad, is not a leaf, or already belongs to a group.
+        that is not a Tensor, is not a leaf, or already belongs to a group. Parameters that do not
+        require grad (a frozen layer) are accepted, as in PyTorch: having no gradient, step() skips
+        them.
         """
         if not isinstance(param_group, dict):
             raise TypeError(
@@ -111,11 +113,6 @@ class Optimizer:
                 raise ValueError(
                     f"{self._name()}: params[{i}] is a {type(p).__name__}, not a Tensor; "
                     "pass model.parameters() or a list of tensors created with requires_grad=True"
-                )
-            if not p.requires_grad:
-                raise ValueError(
-                    f"{self._name()}: params[{i}] (shape {p.shape}) does not require grad, so it can never "
-                    "be updated; pass only trainable tensors, e.g. [p for p in params if p.requires_grad]"
                 )
             if p.grad_fn is not None:
                 raise ValueError(

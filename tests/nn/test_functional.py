@@ -1,6 +1,7 @@
 """nn.functional layer maths (linear, embedding, dropout, softmax, activations, layer_norm): NumPy references,
 gradcheck over drawn shapes, PyTorch parity, input validation. Losses are in test_loss.py."""
 
+import inspect
 import warnings
 
 import numpy as np
@@ -95,6 +96,19 @@ def test_dropout_functional():
         F.dropout(x, -0.1)
     xd = mg.ones(4, dtype=mg.float64)
     assert F.dropout(xd, 0.5).dtype == mg.float64
+
+
+def test_dropout_functional_takes_torchs_inplace_argument():
+    # PyTorch: dropout(input, p=0.5, training=True, inplace=False)
+    x = mg.ones(2, 3)
+    assert F.dropout(x, 0.5, False, False) is x
+    with pytest.raises(ValueError, match="dropout: inplace=True is not supported"):
+        F.dropout(x, 0.5, True, True)
+    torch = pytest.importorskip("torch")
+    assert list(inspect.signature(F.dropout).parameters) == list(
+        inspect.signature(torch.nn.functional.dropout).parameters
+    )
+
 
 
 @settings(max_examples=15, deadline=None)

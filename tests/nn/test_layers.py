@@ -1,6 +1,7 @@
 """Layers: shapes from their docstrings, default initialisation, gradcheck over drawn shapes, PyTorch parity."""
 
 import copy
+import inspect
 import math
 import warnings
 
@@ -204,6 +205,21 @@ def test_dropout_extremes_and_errors():
     np.testing.assert_array_equal(nn.Dropout(1.0)(x).numpy(), np.zeros((3, 3), np.float32))
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(1.5)
+
+
+def test_dropout_takes_torchs_positional_inplace_and_refuses_true():
+    # PyTorch: Dropout(p=0.5, inplace=False); in-place cannot be recorded by autograd here
+    x = mg.ones(2, 3)
+    drop = nn.Dropout(0.5, False)
+    assert drop.p == 0.5 and drop.inplace is False
+    assert drop.eval()(x) is x
+    with pytest.raises(ValueError, match="Dropout: inplace=True is not supported.*inplace=False"):
+        nn.Dropout(0.5, True)
+    torch = _torch()
+    assert list(inspect.signature(nn.Dropout).parameters) == list(
+        inspect.signature(torch.nn.Dropout).parameters
+    )
+
 
 
 @settings(max_examples=10, deadline=None)

@@ -1,7 +1,9 @@
 """Losses: gradcheck over drawn shapes and options, written-out NumPy formulas, PyTorch parity, extreme
 logits, input validation, and the loss modules."""
 
+import inspect
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -517,3 +519,112 @@ def test_loss_modules_match_functions_and_keep_weights_as_buffers():
     assert repr(nn.MSELoss(reduction="sum")) == "MSELoss(reduction='sum')"
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="avg")
+
+
+@pytest.mark.filterwarnings("error")  # no 0 / 0 warnings from NumPy either
+def test_all_targets_weighted_zero_with_label_smoothing_gives_zero_gradients():
+    # the uniform (smoothing) term is nonzero for a target of weight 0; 'mean' divides by 0, so the
+    # gradient must still be zero, as without smoothing (PyTorch's is NaN)
+    x = mg.tensor([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]], dtype=mg.float64, requires_grad=True)
+    w = mg.tensor([0.0, 1.0, 1.0], dtype=mg.float64)
+    loss = F.cross_entropy(x, mg.tensor([0, 0]), weight=w, label_smoothing=0.3)
+    assert np.isnan(loss.item())
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))
+
+
+@pytest.mark.filterwarnings("error")  # no NumPy RuntimeWarnings leak out
+@pytest.mark.parametrize(
+    "name, make_input",
+    [
+        ("mse_loss", lambda: mg.zeros(0, 3)),
+        ("l1_loss", lambda: mg.zeros(0, 3)),
+        ("binary_cross_entropy", lambda: mg.zeros(0, 3)),
+        ("binary_cross_entropy_with_logits", lambda: mg.zeros(0, 3)),
+        ("cross_entropy", lambda: mg.zeros(0, 3)),  # probability targets
+    ],
+)
+def test_mean_over_an_empty_batch_is_nan_like_torch(name, make_input):
+    x = make_input().requires_grad_()
+    loss = getattr(F, name)(x, mg.zeros(0, 3))
+    assert loss.shape == () and np.isnan(loss.item())
+    loss.backward()
+    assert x.grad.shape == (0, 3)
+    assert getattr(F, name)(make_input(), mg.zeros(0, 3), reduction="sum").item() == 0.0
+    torch = _torch()
+    assert np.isnan(getattr(torch.nn.functional, name)(torch.zeros(0, 3), torch.zeros(0, 3)).item())
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits"])
+def test_bce_weight_larger_than_the_input_is_an_error(name):
+    # broadcasting would silently turn a loss over 2 elements into one over 6 (PyTorch raises too)
+    x, y = mg.tensor([0.25, 0.75]), mg.tensor([0.0, 1.0])
+    with pytest.raises(ValueError, match=rf"{name}: weight of shape \(3, 2\) .* shape \(2,\)"):
+        getattr(F, name)(x, y, mg.ones(3, 2))
+    if name == "binary_cross_entropy_with_logits":
+        with pytest.raises(ValueError, match=rf"{name}: pos_weight of shape \(3, 2\) .* \(2,\)"):
+            F.binary_cross_entropy_with_logits(x, y, pos_weight=mg.ones(3, 2))
+        with pytest.raises(ValueError, match=r"pos_weight of shape \(3,\)"):
+            F.binary_cross_entropy_with_logits(x, y, pos_weight=mg.ones(3))
+        # a pos_weight that broadcasts to the input, e.g. (C,) or (N, 1), is fine
+        z = mg.zeros(2, 3)
+        assert F.binary_cross_entropy_with_logits(z, z, pos_weight=mg.ones(3)).shape == ()
+        assert F.binary_cross_entropy_with_logits(z, z, pos_weight=mg.ones(2, 1)).shape == ()
+    torch = _torch()
+    with pytest.raises(RuntimeError, match="broadcast shape"):
+        getattr(torch.nn.functional, name)(torch.tensor([0.25, 0.75]), torch.tensor([0.0, 1.0]),
+                                           torch.ones(3, 2))  # fmt: skip
+
+
+LEGACY = [  # (size_average, reduce) -> the reduction PyTorch's _Reduction.legacy_get_string picks
+    ((False, None), "sum"),
+    ((None, False), "none"),
+    ((True, False), "none"),
+    ((False, True), "sum"),
+    ((True, None), "mean"),
+]
+
+
+@pytest.mark.parametrize("legacy, expected", LEGACY)
+def test_loss_modules_take_torchs_positional_order_and_legacy_flags(legacy, expected):
+    size_average, reduce = legacy
+    modules = {
+        "CrossEntropyLoss": lambda: nn.CrossEntropyLoss(None, size_average, -100, reduce),
+        "NLLLoss": lambda: nn.NLLLoss(None, size_average, -100, reduce),
+        "MSELoss": lambda: nn.MSELoss(size_average, reduce),
+        "L1Loss": lambda: nn.L1Loss(size_average, reduce, "mean"),
+        "BCELoss": lambda: nn.BCELoss(None, size_average, reduce),
+        "BCEWithLogitsLoss": lambda: nn.BCEWithLogitsLoss(None, size_average, reduce, "mean"),
+    }
+    for name, make in modules.items():
+        with pytest.warns(UserWarning, match=f"reduction='{expected}'"):
+            crit = make()
+        assert crit.reduction == expected, name
+    # the brief's example: False is size_average (so 'sum'), not ignore_index=0
+    x = mg.tensor([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]])
+    t = mg.tensor([0, 0])
+    with pytest.warns(UserWarning):
+        got = nn.CrossEntropyLoss(None, False)(x, t)
+    assert got.item() == F.cross_entropy(x, t, reduction="sum").item()
+
+
+def test_loss_module_signatures_match_torch():
+    torch = _torch()
+    names = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
+    for name in names:
+        ours = list(inspect.signature(getattr(nn, name)).parameters)
+        theirs = list(inspect.signature(getattr(torch.nn, name)).parameters)
+        assert ours == theirs, name
+        for size_average, reduce in [(False, None), (None, False), (0, None)]:
+            with pytest.warns(UserWarning):
+                want = getattr(torch.nn, name)(size_average=size_average, reduce=reduce).reduction
+            with pytest.warns(UserWarning):
+                got = getattr(nn, name)(size_average=size_average, reduce=reduce).reduction
+            assert got == want, (name, size_average, reduce)
+
+
+def test_loss_modules_without_legacy_flags_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert nn.CrossEntropyLoss(reduction="none").reduction == "none"
+        assert nn.MSELoss().reduction == "mean"

@@ -310,6 +310,40 @@ def test_params_without_grad_are_skipped_and_get_no_state():
     np.testing.assert_allclose(a.numpy(), [0.9, 2.1])  # Adam's first step moves by lr * sign(grad)
 
 
+def test_params_that_do_not_require_grad_are_accepted_and_skipped():
+    # PyTorch accepts frozen parameters (Embedding.from_pretrained) and step() leaves them alone
+    model = mg.nn.Sequential(
+        mg.nn.Embedding.from_pretrained(mg.tensor([[1.0, 2.0], [3.0, 4.0]])), mg.nn.Linear(2, 1)
+    )
+    frozen = model[0].weight
+    assert not frozen.requires_grad
+    for opt in [
+        optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+        optim.Adam(model.parameters(), lr=0.1),
+        optim.SGD([mg.tensor([1.0])], lr=0.1),
+    ]:
+        model(mg.tensor([0, 1])).sum().backward()
+        opt.step()
+        assert frozen.grad is None and frozen not in opt.state
+        np.testing.assert_array_equal(frozen.numpy(), [[1.0, 2.0], [3.0, 4.0]])
+        model.zero_grad()
+
+
+@needs_torch
+def test_params_that_do_not_require_grad_match_torch():
+    frozen, trained = mg.tensor([1.0, 2.0]), mg.tensor([3.0], requires_grad=True)
+    opt = optim.SGD([frozen, trained], lr=0.1, momentum=0.9)
+    tf, tt = torch.tensor([1.0, 2.0]), torch.tensor([3.0], requires_grad=True)
+    topt = torch.optim.SGD([tf, tt], lr=0.1, momentum=0.9)
+    for _ in range(2):
+        trained.grad, tt.grad = mg.tensor([1.0]), torch.tensor([1.0])
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(trained.numpy(), tt.detach().numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(frozen.numpy(), tf.numpy())
+    assert len(opt.state_dict()["state"]) == len(topt.state_dict()["state"]) == 1
+
+
 def test_zero_grad():
     a = mg.tensor([1.0, 2.0], requires_grad=True)
     opt = optim.SGD([a], lr=0.1)
@@ -423,7 +457,6 @@ BAD_ARGS = [
     (lambda: optim.Adam(iter([])), "empty parameter list"),
     (lambda: optim.SGD([np.ones(2)], lr=0.1), r"params\[0\].*not a Tensor"),
     (lambda: optim.SGD([_p(), "w"], lr=0.1), r"params\[1\].*not a Tensor"),
-    (lambda: optim.SGD([mg.tensor([1.0])], lr=0.1), "does not require grad"),
     (lambda: optim.SGD([_p() * 2], lr=0.1), "not a leaf"),
     (lambda: optim.SGD([_p()] * 2, lr=0.1), "appears twice"),
     (lambda: optim.SGD([_p()], lr=-0.1), "lr"),
