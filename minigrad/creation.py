@@ -8,6 +8,7 @@ device's seeded generator, see `mg.manual_seed`).
 from __future__ import annotations
 
 from . import backend
+from .ops._common import _as_int
 from .tensor import Tensor
 
 
@@ -15,10 +16,26 @@ def _shape_arg(shape) -> tuple:
     # zeros(2, 3) and zeros((2, 3)) both work, like PyTorch and NumPy
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    for s in shape:
-        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+    sizes = tuple(_as_int(s) for s in shape)  # NumPy integers count, bools and floats do not
+    for s in sizes:
+        if s is None or s < 0:
             raise ValueError(f"sizes must be non-negative integers, got {shape}")
-    return tuple(shape)
+    return sizes
+
+
+def _check_fits(values, dtype) -> None:
+    """Raise where values (a NumPy array) do not fit the integer dtype they are cast to (NaN, inf, out
+    of range), as torch does: NumPy's cast would silently give garbage such as INT64_MIN."""
+    xp = backend.cpu.xp
+    if dtype.kind not in "iu" or values.dtype.kind not in "iuf" or values.size == 0:
+        return
+    if not isinstance(values, xp.ndarray):
+        return  # a cuda array: not checked (it would need a copy to the host)
+    info = xp.iinfo(dtype)
+    lo, hi = values.min(), values.max()
+    if not (lo >= info.min and hi < info.max + 1):  # also catches NaN
+        bad = lo if not lo >= info.min else hi
+        raise ValueError(f"value {bad} cannot be converted to {dtype} without overflow")
 
 
 def _infer_dtype(data, arr):
@@ -60,6 +77,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     if probe.dtype.kind not in "fiub":
         raise TypeError(f"tensor: data must be numeric, got dtype {probe.dtype}")
     dtype = dtype or _infer_dtype(data, probe)
+    if dtype.kind in "iu" and probe.dtype != dtype:
+        _check_fits(probe, dtype)  # e.g. 2**63 (which NumPy reads as uint64), or NaN as an integer
     arr = dev.xp.array(probe, dtype=dtype, copy=True)
     if requires_grad and dtype.kind != "f":
         raise TypeError(
@@ -119,13 +138,9 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
     """A tensor of shape size (an int or a tuple) filled with fill_value, like torch.full; without dtype
     it is fill_value's: float32 for a float, int64 for an int, bool for a bool."""
     dev = backend.device(device)
-    if dtype is None:
-        dtype = backend.as_dtype(tensor(fill_value).dtype)
-    return _new(
-        dev.xp.full(_shape_arg((size,)), fill_value, dtype=backend.as_dtype(dtype)),
-        dev,
-        requires_grad,
-    )
+    dtype = backend.as_dtype(dtype) or tensor(fill_value).dtype
+    _check_fits(backend.cpu.xp.asarray(fill_value), dtype)
+    return _new(dev.xp.full(_shape_arg((size,)), fill_value, dtype=dtype), dev, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -136,14 +151,16 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 def arange(
     start, stop=None, step=1, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
-    """Like numpy.arange: integers when all arguments are integers, else the default float dtype."""
+    """Like torch.arange: int64 when all arguments are integers (Python or NumPy integers, integer
+    tensors of one element), else the default float dtype."""
     if stop is None:
         start, stop = 0, start
+    start, stop, step = (v.item() if isinstance(v, Tensor) else v for v in (start, stop, step))
     if step == 0:
         raise ValueError("arange: step must not be zero")
     dev = backend.device(device)
     if dtype is None:
-        ints = all(isinstance(v, int) for v in (start, stop, step))
+        ints = all(_as_int(v) is not None for v in (start, stop, step))
         dtype = backend.int64 if ints else backend.get_default_dtype()
     return _new(dev.xp.arange(start, stop, step, dtype=backend.as_dtype(dtype)), dev, requires_grad)
 
@@ -161,7 +178,7 @@ def eye(
 ) -> Tensor:
     """An (n, m) matrix (m defaults to n) with ones on the diagonal and zeros elsewhere, like torch.eye;
     dtype: the default float (float32) unless given."""
-    _shape_arg((n,) if m is None else (n, m))
+    n, m = _shape_arg((n, n if m is None else m))
     dev = backend.device(device)
     return _new(dev.xp.eye(n, m, dtype=_float_dtype(dtype)), dev, requires_grad)
 
@@ -184,11 +201,9 @@ def full_like(
     """A tensor of t's shape filled with fill_value, like torch.full_like: t's dtype and device unless
     given."""
     dev = backend.device(device) if device is not None else t.device
-    return _new(
-        dev.xp.full(t.shape, fill_value, dtype=backend.as_dtype(dtype) or t.dtype),
-        dev,
-        requires_grad,
-    )
+    dtype = backend.as_dtype(dtype) or t.dtype
+    _check_fits(backend.cpu.xp.asarray(fill_value), dtype)
+    return _new(dev.xp.full(t.shape, fill_value, dtype=dtype), dev, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

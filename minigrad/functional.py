@@ -8,7 +8,14 @@ from __future__ import annotations
 import builtins
 
 from . import ops
-from .ops import _const, _normalize_axis, reshape, stack, transpose  # noqa: F401  (stack re-exported)
+from .ops import (  # noqa: F401  (stack re-exported)
+    _as_int,
+    _const,
+    _normalize_axis,
+    reshape,
+    stack,
+    transpose,
+)
 from .ops.reduce import _finite_max
 from .tensor import Tensor
 
@@ -16,6 +23,9 @@ from .tensor import Tensor
 def _axis(axis, dim):
     """Accept PyTorch's `dim=` wherever NumPy's `axis=` is the primary spelling."""
     return axis if dim is None else dim
+
+
+_NAN = float("nan")
 
 
 def minimum(x, y) -> Tensor:
@@ -50,50 +60,52 @@ def clip(x: Tensor, min=None, max=None) -> Tensor:
     return out
 
 
-def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Mean over axis (None: all axes, an int or a tuple of ints), like torch.mean(x, dim, keepdim): the
-    reduced axes are dropped, or kept with size 1 when keepdims."""
-    axes = _normalize_axis("mean", axis, x.ndim)
-    n = 1
-    for a in axes:
-        n *= x.shape[a]
-    if n == 0:
-        raise ValueError(f"mean: cannot average over an empty axis of a tensor of shape {x.shape}")
+    reduced axes are dropped, or kept with size 1 when keepdims. The mean of no elements is nan."""
+    axes, n = _count("mean", x, _axis(axis, dim))
+    keepdims = keepdims if keepdim is None else keepdim
     x = ops._float(x)
-    return ops.sum(x, axes, keepdims) * (1.0 / n)
+    return ops.sum(x, axes, keepdims) * (1.0 / n if n else _NAN)  # 0 * nan: no NumPy warning
 
 
-def var(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    """Variance with PyTorch's default Bessel correction (correction=1); correction=0 gives NumPy's."""
-    axes, n = _dof("var", x, axis, correction)
+def var(
+    x: Tensor, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None
+) -> Tensor:
+    """Variance with PyTorch's default Bessel correction (correction=1); correction=0 gives NumPy's.
+    With no degrees of freedom left (n <= correction, e.g. one element) it is nan, as in torch.
+    NOTE: torch gives inf there when the squares do not sum to 0 (possible only for correction > 1)."""
+    axes, n = _count("var", x, _axis(axis, dim))
+    keepdims = keepdims if keepdim is None else keepdim
     x = ops._float(x)
     centered = x - mean(x, axes, keepdims=True)
-    return ops.sum(centered * centered, axes, keepdims) * (1.0 / (n - correction))
+    scale = 1.0 / (n - correction) if n > correction else _NAN
+    return ops.sum(centered * centered, axes, keepdims) * scale
 
 
-def _dof(name: str, x: Tensor, axis, correction: int) -> tuple:
-    """(axes, n): the reduced axes and their element count; raises when n - correction <= 0."""
+def _count(name: str, x: Tensor, axis) -> tuple:
+    """(axes, n): the reduced axes and their element count."""
     axes = _normalize_axis(name, axis, x.ndim)
     n = 1
     for a in axes:
         n *= x.shape[a]
-    if n - correction <= 0:
-        raise ValueError(
-            f"{name}: {n} element(s) with correction={correction} leave no degrees of freedom"
-        )
     return axes, n
 
 
-def std(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+def std(
+    x: Tensor, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None
+) -> Tensor:
     """sqrt(var); where the variance is 0 the gradient is 0 (as PyTorch), not 0 * inf = nan."""
-    _dof("std", x, axis, correction)  # so that an error names std, not var
+    axis, keepdims = _axis(axis, dim), keepdims if keepdim is None else keepdim
+    _normalize_axis("std", axis, x.ndim)  # so that an error names std, not var
     v = var(x, axis, keepdims, correction)
     zero = v.data == 0
     return ops.where(zero, 0, ops.sqrt(ops.where(zero, 1, v)))
 
 
-def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def min(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Minimum over axis, like torch.amin(x, dim, keepdim); floats as -max(-x) (see max for ties and NaN)."""
+    axis, keepdims = _axis(axis, dim), keepdims if keepdim is None else keepdim
     axes = _normalize_axis("min", axis, x.ndim)
     if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
         raise ValueError(
@@ -113,24 +125,26 @@ def _max_shift(x: Tensor, axes: tuple) -> Tensor:
     return Tensor._make(_finite_max(x.device.xp, x.data, axes), x.device, False, None)
 
 
-def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """log(sum(exp(x))) without overflow: the max is subtracted first (as a constant; it cancels exactly)."""
-    axes = _normalize_axis("logsumexp", axis, x.ndim)
+    axes = _normalize_axis("logsumexp", _axis(axis, dim), x.ndim)
+    keepdims = keepdims if keepdim is None else keepdim
     x = ops._float(x)
     shift = _max_shift(x, axes)
     out = ops.log(ops.sum(ops.exp(x - shift), axes, keepdims=True)) + shift
     return out if keepdims else reshape(out, _drop(out.shape, axes))
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: Tensor, axis: int = -1, *, dim=None) -> Tensor:
     """exp(x) / sum(exp(x)) along axis, computed as exp(log_softmax(x)) so it never overflows."""
+    axis = _axis(axis, dim)
     _normalize_axis("softmax", axis, x.ndim)
     return ops.exp(log_softmax(x, axis))
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+def log_softmax(x: Tensor, axis: int = -1, *, dim=None) -> Tensor:
     """x - logsumexp(x) along axis; finite for logits of any size (the primitive ops.LogSoftmax)."""
-    axes = _normalize_axis("log_softmax", axis, x.ndim)
+    axes = _normalize_axis("log_softmax", _axis(axis, dim), x.ndim)
     return ops.LogSoftmax.apply(ops._float(x), axes=axes)
 
 
@@ -146,26 +160,29 @@ def _at_least_1d(name: str, x: Tensor) -> None:
         raise ValueError(f"{name}: expected a tensor with at least 1 dimension, got a 0-d tensor")
 
 
-def squeeze(x: Tensor, axis=None) -> Tensor:
-    """Remove size-1 axes (all of them, or the given ones)."""
+def squeeze(x: Tensor, axis=None, *, dim=None) -> Tensor:
+    """Remove size-1 axes (all of them, or those of the given ones that have size 1: as in torch, and
+    unlike NumPy, a given axis of another size is left alone)."""
+    axis = _axis(axis, dim)
     if axis is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     axes = _normalize_axis("squeeze", axis, x.ndim)
-    for a in axes:
-        if x.shape[a] != 1:
-            raise ValueError(f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}, not 1")
-    return reshape(x, _drop(x.shape, axes))
+    return reshape(x, _drop(x.shape, [a for a in axes if x.shape[a] == 1]))
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
+def unsqueeze(x: Tensor, axis: int | None = None, *, dim=None) -> Tensor:
     """Insert a size-1 axis at position `axis` (negative counts from the end of the result)."""
     nd = x.ndim + 1
-    if not -nd <= axis < nd:
+    axis = _axis(axis, dim)
+    ax = _as_int(axis)
+    if ax is None:
+        raise TypeError(f"unsqueeze: axis must be an int, got {axis!r}")
+    if not -nd <= ax < nd:
         raise IndexError(
             f"unsqueeze: axis {axis} is out of range for a result with {nd} dimensions"
         )
-    axis %= nd
-    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+    ax %= nd
+    return reshape(x, x.shape[:ax] + (1,) + x.shape[ax:])
 
 
 expand_dims = unsqueeze
@@ -203,13 +220,13 @@ def permute(x: Tensor, *axes) -> Tensor:
     return transpose(x, axes)
 
 
-def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
+def split(x: Tensor, split_size_or_sections, axis: int = 0, *, dim=None) -> list:
     """PyTorch's split: an int gives chunks of that size (the last may be smaller); a list gives sizes."""
     _at_least_1d("split", x)
-    (ax,) = _normalize_axis("split", axis, x.ndim)
+    (ax,) = _normalize_axis("split", _axis(axis, dim), x.ndim)
     n = x.shape[ax]
-    if isinstance(split_size_or_sections, int):
-        size = split_size_or_sections
+    size = _as_int(split_size_or_sections)
+    if size is not None:
         if size <= 0:
             raise ValueError(f"split: split size must be positive, got {size}")
         # an empty axis gives one empty piece, as in torch
@@ -228,28 +245,31 @@ def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
     return out
 
 
-def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
+def chunk(x: Tensor, chunks: int, axis: int = 0, *, dim=None) -> list:
     """Split into `chunks` pieces of equal size (the last may be smaller), like torch.chunk."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     _at_least_1d("chunk", x)
-    (ax,) = _normalize_axis("chunk", axis, x.ndim)
+    (ax,) = _normalize_axis("chunk", _axis(axis, dim), x.ndim)
     n = x.shape[ax]
     if n == 0:
         return split(x, [0] * chunks, ax)  # torch gives `chunks` empty pieces
     return split(x, -(-n // chunks), ax)
 
 
-def flip(x: Tensor, axis=None) -> Tensor:
-    """Reverse the order of elements along the given axes (all when None)."""
-    axes = _normalize_axis("flip", axis, x.ndim)
+def flip(x: Tensor, axis=None, *, dims=None) -> Tensor:
+    """Reverse the order of elements along the given axes (all when None; torch spells them `dims`)."""
+    axes = _normalize_axis("flip", _axis(axis, dims), x.ndim)
     index = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))
     return x[index]
 
 
-def index_select(x: Tensor, axis: int, index) -> Tensor:
+def index_select(x: Tensor, axis: int | None = None, index=None, *, dim=None) -> Tensor:
     """Pick entries along one axis with a 1-D integer index (repeats allowed: their gradients add)."""
     _at_least_1d("index_select", x)
+    axis = _axis(axis, dim)
+    if axis is None or index is None:
+        raise TypeError("index_select: needs an axis (dim) and an index")
     (ax,) = _normalize_axis("index_select", axis, x.ndim)
     idx = index.data if isinstance(index, Tensor) else x.device.xp.asarray(index)
     if idx.ndim != 1 or idx.dtype.kind not in "iu":

@@ -397,7 +397,7 @@ class Tensor:
     def __getitem__(self, index) -> Tensor:
         return ops.getitem(self, index)
 
-    # comparisons and logic: not differentiable, boolean results
+    # comparisons (boolean results) and bitwise & | ^ ~ (integers and bools, as in torch): not differentiable
     def __eq__(self, other) -> Tensor:  # type: ignore[override]
         if other is None:
             return False  # as in torch: `t == None` is a plain False, not an elementwise comparison
@@ -421,16 +421,16 @@ class Tensor:
         return ops.compare("ge", self, other)
 
     def __and__(self, other) -> Tensor:
-        return ops.compare("and", self, other)
+        return ops.bitwise_and(self, other)
 
     def __or__(self, other) -> Tensor:
-        return ops.compare("or", self, other)
+        return ops.bitwise_or(self, other)
 
     def __xor__(self, other) -> Tensor:
-        return ops.compare("xor", self, other)
+        return ops.bitwise_xor(self, other)
 
     def __invert__(self) -> Tensor:
-        return ops.logical_not(self)
+        return ops.bitwise_not(self)
 
     # ---- elementwise --------------------------------------------------------------------------------
     def exp(self) -> Tensor:

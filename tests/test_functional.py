@@ -22,15 +22,14 @@ def test_var_and_std_corrections(device):
     np.testing.assert_allclose(
         mg.std(x, axis=0, keepdims=True).numpy(), a.std(axis=0, ddof=1, keepdims=True)
     )
-    with pytest.raises(ValueError, match="degrees of freedom"):
-        mg.var(_t([1.0], device))
+    assert np.isnan(mg.var(_t([1.0], device)).item())  # no degrees of freedom: nan, as in torch
     assert gradcheck(lambda t: mg.std(t, axis=1), x)
 
 
 def test_mean_of_integers_and_empty_axis(device):
     assert mg.mean(mg.tensor([1, 2], device=device)).item() == pytest.approx(1.5)
-    with pytest.raises(ValueError, match="empty"):
-        mg.mean(mg.zeros(0, 3, device=device), axis=0)
+    out = mg.mean(mg.zeros(0, 3, device=device), axis=0)  # nan, as in torch
+    assert out.shape == (3,) and np.isnan(out.numpy()).all()
 
 
 def test_softmax_rows_sum_to_one_and_dim_keyword(device):
@@ -81,8 +80,7 @@ def test_relu_and_abs_gradients_at_zero(device):
 def test_squeeze_unsqueeze_flatten_errors(device):
     x = mg.zeros(2, 1, 3, device=device)
     assert mg.squeeze(x).shape == (2, 3) and mg.squeeze(x, 1).shape == (2, 3)
-    with pytest.raises(ValueError, match="size 2, not 1"):
-        mg.squeeze(x, 0)
+    assert mg.squeeze(x, 0).shape == (2, 1, 3)  # not of size 1: left alone, as in torch
     assert mg.expand_dims(x, -1).shape == (2, 1, 3, 1)
     assert mg.flatten(x, 1).shape == (2, 3)
     with pytest.raises(ValueError, match="start_dim"):

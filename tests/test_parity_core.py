@@ -311,3 +311,325 @@ def test_empty_pieces_match_torch(device):
             z = mg.zeros(shape, device=device)
             assert [p.shape for p in z.chunk(n, axis)] == [tuple(p.shape) for p in t.chunk(n, axis)]
             assert [p.shape for p in z.split(n, axis)] == [tuple(p.shape) for p in t.split(n, axis)]
+
+
+# ---- bitwise operators ------------------------------------------------------------------------------------
+
+
+def test_bitwise_operators_on_integers(device):
+    a, b = mg.tensor([1, 2, 12], device=device), mg.tensor([3, 3, 10], device=device)
+    for out, want in [(a & b, [1, 2, 8]), (a | b, [3, 3, 14]), (a ^ b, [2, 1, 6]), (~a, [-2, -3, -13])]:
+        assert out.dtype == mg.int64
+        np.testing.assert_array_equal(out.numpy(), want)
+    assert (mg.tensor([1, 2], dtype=mg.int32, device=device) & 3).dtype == mg.int32
+    assert (mg.tensor([1], dtype=mg.uint8, device=device) | mg.tensor([3], device=device)).dtype == mg.int64
+    # bools stay bool, and then the operators are the logical ones
+    p, q = mg.tensor([True, True, False], device=device), mg.tensor([True, False, False], device=device)
+    for out, want in [(p & q, [1, 0, 0]), (p | q, [1, 1, 0]), (p ^ q, [0, 1, 0]), (~p, [0, 0, 1])]:
+        assert out.dtype == mg.bool_
+        np.testing.assert_array_equal(out.numpy(), want)
+    assert (p & 1).dtype == mg.int64 and (p & True).dtype == mg.bool_
+    f = mg.tensor([1.0], device=device)
+    for op in (lambda: f & 1, lambda: a | 1.5, lambda: f ^ f, lambda: ~f):
+        with pytest.raises(TypeError, match="integer and bool"):
+            op()
+
+
+def test_bitwise_functions(device):
+    a, b = mg.tensor([1, 2], device=device), mg.tensor([3, 3], device=device)
+    np.testing.assert_array_equal(mg.ops.bitwise_and(a, b).numpy(), [1, 2])
+    np.testing.assert_array_equal(mg.ops.bitwise_or(a, b).numpy(), [3, 3])
+    np.testing.assert_array_equal(mg.ops.bitwise_xor(a, 3).numpy(), [2, 1])
+    np.testing.assert_array_equal(mg.ops.bitwise_not(mg.tensor([1, 0], device=device)).numpy(), [-2, -1])
+    with pytest.raises(TypeError, match="bitwise_not"):
+        mg.ops.bitwise_not(mg.tensor([1.0], device=device))
+    # the logical ops keep their meaning
+    assert mg.ops.compare("and", a, b).dtype == mg.bool_
+    np.testing.assert_array_equal(mg.ops.logical_not(mg.tensor([1, 0], device=device)).numpy(), [0, 1])
+
+
+def test_bitwise_operators_match_torch(device):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for dt in (np.int64, np.int32, np.uint8, np.bool_):
+        xs, ys = rng.integers(0, 100, 6).astype(dt), rng.integers(0, 100, 6).astype(dt)
+        x, y = mg.tensor(xs, device=device), mg.tensor(ys, device=device)
+        tx, ty = torch.from_numpy(xs), torch.from_numpy(ys)
+        for got, want in [(x & y, tx & ty), (x | y, tx | ty), (x ^ y, tx ^ ty), (~x, ~tx)]:
+            assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+# ---- integer sums -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int8, np.int16, np.int32, np.uint32, np.int64])
+def test_integer_and_bool_sums_are_int64(device, dtype):
+    x = mg.tensor(np.array([[1, 0], [1, 1]], dtype=dtype), device=device)
+    for out in (x.sum(), x.sum(0), mg.sum(x, 1, keepdims=True)):
+        assert out.dtype == mg.int64
+    assert x.sum().item() == 3
+
+
+def test_uint8_sum_does_not_wrap_around(device):
+    x = mg.tensor(np.array([200, 100], np.uint8), device=device)
+    out = x.sum() - 400
+    assert out.dtype == mg.int64 and out.item() == -100
+
+
+def test_integer_sums_match_torch(device):
+    torch = pytest.importorskip("torch")
+    for dt in (np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64):
+        a = np.array([[1, 0, 1], [1, 1, 0]], dtype=dt)
+        for axis in (None, 0, 1):
+            got = mg.tensor(a, device=device).sum(axis)
+            want = torch.from_numpy(a).sum() if axis is None else torch.from_numpy(a).sum(axis)
+            assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+# ---- NumPy integers and 0-d integer tensors count as integers ---------------------------------------------
+
+
+def test_arange_of_numpy_integers_is_int64(device):
+    for args in [(np.int64(5),), (0, np.int32(4)), (np.int8(1), 7, np.int64(2)), (mg.tensor(5),)]:
+        out = mg.arange(*args, device=device)
+        assert out.dtype == mg.int64
+    np.testing.assert_array_equal(mg.arange(mg.tensor(5), device=device).numpy(), np.arange(5))
+    assert mg.arange(np.float64(2.0), device=device).dtype == mg.float32
+    assert mg.arange(mg.tensor(2.0), device=device).dtype == mg.float32
+
+
+def test_arange_dtypes_match_torch(device):
+    torch = pytest.importorskip("torch")
+    for args in [(np.int64(5),), (0, np.int32(4)), (0, np.float64(2.0)), (torch.tensor(5),)]:
+        margs = tuple(mg.tensor(a.item()) if isinstance(a, torch.Tensor) else a for a in args)
+        want = str(torch.arange(*args).dtype).replace("torch.", "")
+        assert str(mg.arange(*margs, device=device).dtype) == want
+
+
+N = np.int64
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: mg.zeros(N(3), device=d),
+        lambda d: mg.ones(N(3), np.int32(1), device=d),
+        lambda d: mg.empty((N(3),), device=d),
+        lambda d: mg.full(N(3), 1.0, device=d),
+        lambda d: mg.eye(N(3), device=d),
+        lambda d: mg.eye(3, N(3), device=d),
+        lambda d: mg.randn(N(3), device=d),
+        lambda d: mg.rand(N(3), device=d),
+        lambda d: mg.uniform(N(3), device=d),
+        lambda d: mg.randperm(N(3), device=d),
+        lambda d: mg.linspace(0, 1, N(3), device=d),
+    ],
+)
+def test_numpy_integers_as_sizes(device, make):
+    assert make(device).shape[0] == 3
+
+
+def test_bools_and_floats_as_sizes_are_still_rejected(device):
+    for size in (True, 3.0, np.float64(3), -1, np.int64(-1)):
+        with pytest.raises(ValueError, match="sizes must be non-negative integers"):
+            mg.zeros(size, device=device)
+
+
+@pytest.mark.parametrize(
+    "fn, shape",
+    [
+        (lambda x: x.sum(N(1)), (2,)),
+        (lambda x: x.sum((N(0), 1)), ()),
+        (lambda x: mg.sum(x, N(1)), (2,)),
+        (lambda x: x.max(N(1)), (2,)),
+        (lambda x: x.min(N(-1)), (2,)),
+        (lambda x: x.mean(N(1)), (2,)),
+        (lambda x: x.var(N(1)), (2,)),
+        (lambda x: x.std(N(1)), (2,)),
+        (lambda x: x.logsumexp(N(1)), (2,)),
+        (lambda x: x.softmax(N(1)), (2, 3)),
+        (lambda x: x.log_softmax(N(1)), (2, 3)),
+        (lambda x: x.argmax(N(1)), (2,)),
+        (lambda x: x.argmin(N(1)), (2,)),
+        (lambda x: x.flatten(N(0)), (6,)),
+        (lambda x: x.swapaxes(N(0), N(1)), (3, 2)),
+        (lambda x: x.flip(N(0)), (2, 3)),
+        (lambda x: x.unsqueeze(N(1)), (2, 1, 3)),
+        (lambda x: x.squeeze(N(0)), (2, 3)),
+        (lambda x: mg.concatenate([x, x], N(1)), (2, 6)),
+        (lambda x: mg.stack([x, x], N(1)), (2, 2, 3)),
+        (lambda x: x.index_select(N(1), [0]), (2, 1)),
+        (lambda x: x.chunk(N(2))[0], (1, 3)),
+        (lambda x: x.chunk(2, N(1))[0], (2, 2)),
+        (lambda x: x.split(N(2), 1)[1], (2, 1)),
+        (lambda x: x.sum(mg.tensor(1)), (2,)),
+    ],
+)
+def test_numpy_integers_as_axes(device, fn, shape):
+    x = _t(np.arange(6.0).reshape(2, 3), device)
+    assert fn(x).shape == shape
+
+
+def test_bools_and_floats_as_axes_are_still_rejected(device):
+    x = mg.zeros(2, 3, device=device)
+    for axis in (True, np.bool_(True), 1.0, np.float64(1)):
+        for fn in (x.sum, x.mean, x.argmax, x.flip, lambda a: mg.stack([x, x], a)):
+            with pytest.raises(TypeError, match="axis must be an int"):
+                fn(axis)
+
+
+# ---- squeeze --------------------------------------------------------------------------------------------
+
+
+def test_squeeze_of_an_axis_that_is_not_of_size_1_is_a_no_op(device):
+    x = _t(np.zeros((2, 1, 3)), device)
+    assert x.squeeze(0).shape == (2, 1, 3)
+    assert mg.squeeze(x, (0, 1)).shape == (2, 3)  # only the size-1 axes go
+    assert mg.squeeze(x, -1).shape == (2, 1, 3)
+    x.squeeze(0).sum().backward()
+    assert x.grad.shape == (2, 1, 3)
+    with pytest.raises(IndexError, match="squeeze"):
+        x.squeeze(3)  # out of range is still an error
+
+
+def test_squeeze_matches_torch(device):
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(2, 1, 3, 1)
+    x = mg.zeros(2, 1, 3, 1, device=device)
+    for axis in (0, 1, 2, 3, -1, (0, 1), (0, 2), (1, 3)):
+        assert mg.squeeze(x, axis).shape == tuple(t.squeeze(axis).shape)
+
+
+# ---- degenerate reductions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("error")  # and no NumPy RuntimeWarning leaks out
+def test_mean_of_no_elements_is_nan(device):
+    assert np.isnan(mg.zeros(0, device=device).mean().item())
+    out = mg.zeros(2, 0, device=device).mean(1)
+    assert out.shape == (2,) and np.isnan(out.numpy()).all()
+    assert mg.zeros(2, 0, device=device).mean(0).shape == (0,)
+    x = _t(np.zeros((2, 0)), device)
+    x.mean().backward()
+    assert x.grad.shape == (2, 0)
+    x = _t(np.zeros((2, 0)), device)
+    x.mean(1).sum().backward()
+    assert x.grad.shape == (2, 0)
+
+
+@pytest.mark.filterwarnings("error")
+def test_var_and_std_without_degrees_of_freedom_are_nan(device):
+    for fn in (mg.var, mg.std):
+        assert np.isnan(fn(_t([1.0], device)).item())
+        assert np.isnan(fn(_t([], device)).item())
+        assert np.isnan(fn(_t([1.0, 2.0], device), correction=2).item())  # NOTE: torch gives inf here
+        out = fn(_t([[1.0], [2.0]], device), axis=1)
+        assert out.shape == (2,) and np.isnan(out.numpy()).all()
+        x = _t([3.0], device)
+        fn(x).backward()
+        assert x.grad.shape == (1,)
+
+
+def test_argmax_of_an_empty_tensor_along_a_non_empty_axis(device):
+    z = mg.zeros(2, 0, device=device)
+    for fn in (mg.argmax, mg.argmin):
+        out = fn(z, 0)
+        assert out.shape == (0,) and out.dtype == mg.int64
+        assert fn(z, 0, keepdims=True).shape == (1, 0)
+        for axis in (1, None):  # the reduced part is empty: an error, as in torch
+            with pytest.raises(ValueError, match="empty"):
+                fn(z, axis)
+    assert mg.argmax(mg.tensor(2.0, device=device), 0).item() == 0
+
+
+def test_degenerate_reductions_match_torch(device):
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns about the degrees of freedom
+        for shape, axis in [((0,), None), ((2, 0), 1), ((2, 0), 0), ((1, 3), 0), ((3, 1), 1)]:
+            t, x = torch.zeros(shape), mg.zeros(shape, device=device)
+            for name in ("mean", "var", "std"):
+                want = getattr(t, name)() if axis is None else getattr(t, name)(axis)
+                got = getattr(x, name)(axis)
+                assert got.shape == tuple(want.shape)
+                np.testing.assert_array_equal(got.numpy(), want.numpy())  # (nan == nan here)
+        t, x = torch.zeros(2, 0), mg.zeros(2, 0, device=device)
+        assert x.argmax(0).shape == tuple(t.argmax(0).shape)
+
+
+# ---- matmul promotion --------------------------------------------------------------------------------------
+
+
+def test_matmul_of_int_and_float_takes_the_float_dtype(device):
+    i32 = mg.tensor([[1, 2], [3, 4]], dtype=mg.int32, device=device)
+    f32 = mg.tensor([[1.0], [0.5]], device=device)
+    for out in (i32 @ f32, mg.matmul(f32.T, i32), i32 @ f32[:, 0], mg.tensor([[1, 2]], device=device) @ f32):
+        assert out.dtype == mg.float32
+    np.testing.assert_array_equal((i32 @ f32).numpy(), [[2.0], [5.0]])
+    assert (i32 @ _t([[1.0], [0.5]], device)).dtype == mg.float64
+    assert (i32 @ i32).dtype == mg.int32
+    w = mg.tensor([[1.0], [0.5]], device=device, requires_grad=True)
+    (i32 @ w).sum().backward()
+    assert w.grad.dtype == mg.float32
+    np.testing.assert_array_equal(w.grad.numpy(), [[4.0], [6.0]])
+
+
+# ---- values that do not fit an integer dtype ---------------------------------------------------------------
+
+
+def test_creation_refuses_values_that_do_not_fit_an_integer_dtype(device):
+    for make in (
+        lambda: mg.tensor(2**63, device=device),
+        lambda: mg.tensor([2**63], device=device),
+        lambda: mg.tensor(nan, dtype=mg.int64, device=device),
+        lambda: mg.tensor([1.0, float("inf")], dtype=mg.int32, device=device),
+        lambda: mg.tensor(300, dtype=mg.uint8, device=device),
+        lambda: mg.full((2,), nan, dtype=mg.int64, device=device),
+        lambda: mg.full_like(mg.zeros(2, dtype=mg.int64, device=device), nan),
+    ):
+        with pytest.raises(ValueError, match="cannot be converted to"):
+            make()
+    assert mg.tensor(2**63 - 1, device=device).item() == 2**63 - 1
+    assert mg.tensor(-(2**63), device=device).item() == -(2**63)
+    assert mg.tensor(2.7, dtype=mg.int64, device=device).item() == 2  # truncated, as in torch
+    assert mg.full((2,), 255, dtype=mg.uint8, device=device).tolist() == [255, 255]
+
+
+# ---- dim= and keepdim= at module level ---------------------------------------------------------------------
+
+
+def test_module_level_functions_take_dim_and_keepdim(device):
+    a = np.arange(6.0).reshape(2, 3)
+    x = _t(a, device)
+    for fn in (mg.sum, mg.mean, mg.max, mg.min, mg.var, mg.std, mg.logsumexp):
+        np.testing.assert_allclose(fn(x, dim=1, keepdim=True).numpy(), fn(x, 1, True).numpy())
+        assert fn(x, dim=0).shape == (3,)
+    for fn in (mg.argmax, mg.argmin):
+        assert fn(x, dim=1, keepdim=True).shape == (2, 1)
+    for fn in (mg.softmax, mg.log_softmax):
+        np.testing.assert_allclose(fn(x, dim=0).numpy(), fn(x, 0).numpy())
+    assert mg.cat([x, x], dim=1).shape == (2, 6)
+    assert mg.concatenate([x, x], dim=1).shape == (2, 6)
+    assert mg.stack([x, x], dim=2).shape == (2, 3, 2)
+    assert [p.shape for p in mg.split(x, 2, dim=1)] == [(2, 2), (2, 1)]
+    assert [p.shape for p in mg.chunk(x, 3, dim=1)] == [(2, 1)] * 3
+    assert mg.squeeze(mg.unsqueeze(x, dim=1), dim=1).shape == (2, 3)
+    assert mg.index_select(x, dim=1, index=[2, 0]).tolist() == [[2.0, 0.0], [5.0, 3.0]]
+    assert mg.flip(x, dims=(1,)).tolist() == [[2.0, 1.0, 0.0], [5.0, 4.0, 3.0]]
+
+
+def test_module_level_dim_matches_torch(device):
+    torch = pytest.importorskip("torch")
+    a = np.arange(6.0).reshape(2, 3)
+    x, t = _t(a, device), torch.tensor(a)
+    for name in ("sum", "mean", "var", "std", "logsumexp", "argmax", "argmin"):
+        want = getattr(torch, name)(t, dim=1, keepdim=True)
+        np.testing.assert_allclose(getattr(mg, name)(x, dim=1, keepdim=True).numpy(), want.numpy())
+    for name in ("softmax", "log_softmax"):
+        np.testing.assert_allclose(getattr(mg, name)(x, dim=0).numpy(), getattr(torch, name)(t, dim=0))
+    np.testing.assert_array_equal(mg.flip(x, dims=(0, 1)).numpy(), torch.flip(t, dims=(0, 1)))
+    np.testing.assert_array_equal(mg.cat([x, x], dim=1).numpy(), torch.cat([t, t], dim=1))

@@ -115,11 +115,20 @@ def _check_size(owner: str, name: str, value, minimum: int = 1) -> None:
         raise ValueError(f"{owner}: {name} must be {what}, got {value}")
 
 
-def _check_dtype(owner: str, what: str, t: Tensor, like: Tensor) -> None:
+def _check_dtype(owner: str, what: str, t: Tensor, like: Tensor, error=RuntimeError) -> None:
     if t.dtype != like.dtype:
-        raise RuntimeError(
+        raise error(
             f"{owner}: {what} has dtype {t.dtype} but the parameters are {like.dtype}; convert one of them "
             f"(e.g. {what}.astype(mg.{like.dtype}) or module.to(dtype=mg.{t.dtype}))"
+        )
+
+
+def _refuse_proj_size(owner: str, proj_size) -> None:
+    # NOTE: torch raises for any proj_size given to RNN or GRU, even 0
+    if proj_size is not None:
+        raise ValueError(
+            f"{owner}: proj_size argument is only supported for LSTM, not RNN or GRU (got "
+            f"proj_size={proj_size!r}); leave it out, or use nn.LSTM for projections"
         )
 
 
@@ -153,7 +162,6 @@ class _CellBase(Module):
             self.bias_hh = None
         self.reset_parameters()
         self._state_guard = _utils._StateGuard()
-        self.weight_hh.register_hook(self._state_guard)
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch does."""
@@ -257,9 +265,10 @@ class RNNCell(_CellBase):
         else:
             _utils._check_carried("RNNCell", self._state_guard, (hx,))
             h = self._check_hidden(hx, batched, N, "hx")
-        h = _MODES[self._mode][1](self._project(x), h, self._weights(N))
+        w = self._weights(N)
+        h = _MODES[self._mode][1](self._project(x), h, w)
         h = h if batched else h.reshape(self.hidden_size)
-        _utils._note_states(self._state_guard, (h,))
+        _utils._note_states(_utils._BackwardSeen().watch(w.hh), (h,))
         return h
 
 
@@ -303,10 +312,11 @@ class LSTMCell(_CellBase):
             _utils._check_carried("LSTMCell", self._state_guard, hx)
             h = self._check_hidden(hx[0], batched, N, "h")
             c = self._check_hidden(hx[1], batched, N, "c")
-        h, c = _lstm_step(self._project(x), (h, c), self._weights(N))
+        w = self._weights(N)
+        h, c = _lstm_step(self._project(x), (h, c), w)
         if not batched:
             h, c = h.reshape(self.hidden_size), c.reshape(self.hidden_size)
-        _utils._note_states(self._state_guard, (h, c))
+        _utils._note_states(_utils._BackwardSeen().watch(w.hh), (h, c))
         return h, c
 
 
@@ -345,9 +355,10 @@ class GRUCell(_CellBase):
         else:
             _utils._check_carried("GRUCell", self._state_guard, (hx,))
             h = self._check_hidden(hx, batched, N, "hx")
-        h = _gru_step(self._project(x), h, self._weights(N))
+        w = self._weights(N)
+        h = _gru_step(self._project(x), h, w)
         h = h if batched else h.reshape(self.hidden_size)
-        _utils._note_states(self._state_guard, (h,))
+        _utils._note_states(_utils._BackwardSeen().watch(w.hh), (h,))
         return h
 
 
@@ -375,6 +386,9 @@ class RNNBase(Module):
         dtype=None,
     ):
         super().__init__()
+        if mode not in _MODES:
+            modes = ", ".join(map(repr, _MODES))
+            raise ValueError(f"RNNBase: Unrecognized RNN mode: {mode!r}; select from {modes}")
         name = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
         _check_size(name, "input_size", input_size, minimum=0)
         _check_size(name, "hidden_size", hidden_size)
@@ -388,6 +402,13 @@ class RNNBase(Module):
                 f"{name}: dropout should be a number in range [0, 1] representing the probability of an "
                 f"element being zeroed, got {dropout!r}"
             )
+        for arg, value in (("bias", bias), ("batch_first", batch_first)):
+            # NOTE: torch checks these two (not bidirectional); a truthy bias="False" made biases
+            if not isinstance(value, bool):
+                raise TypeError(
+                    f"{name}: {arg} should be of type bool, got: {type(value).__name__} "
+                    f"({value!r}); pass {arg}=True or {arg}=False"
+                )
         if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
             raise ValueError(
                 f"{name}: proj_size should be a positive integer or zero to disable projections, got {proj_size!r}"
@@ -441,7 +462,6 @@ class RNNBase(Module):
         self._param_names = tuple(names)
         self.reset_parameters()
         self._state_guard = _utils._StateGuard()
-        self.weight_hh_l0.register_hook(self._state_guard)
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch does."""
@@ -451,6 +471,13 @@ class RNNBase(Module):
 
     def flatten_parameters(self) -> None:
         """Does nothing: kept so that PyTorch code calling it runs unchanged (there is no cuDNN buffer)."""
+
+    @property
+    def all_weights(self) -> list:
+        """The parameters per layer and direction (index layer * D + direction), each list in
+        torch's order weight_ih, weight_hh, bias_ih, bias_hh (with bias), weight_hr (with
+        proj_size): the very Parameters that are the module's attributes."""
+        return [[getattr(self, n) for n in names if n] for names in self._param_names]
 
     def _get_name(self) -> str:
         return type(self).__name__
@@ -490,7 +517,8 @@ class RNNBase(Module):
                 f"{input.shape[-1]} (input shape {input.shape})"
             )
         like = self.weight_ih_l0
-        _check_dtype(name, "input", input, like)
+        # ValueError as in torch; a state of the wrong dtype is a RuntimeError there (and here)
+        _check_dtype(name, "input", input, like, ValueError)
         batched = input.ndim == 3
         L = input.shape[1 if batched and self.batch_first else 0]
         N = input.shape[0 if self.batch_first else 1] if batched else 1
@@ -578,6 +606,7 @@ class RNNBase(Module):
         D = 2 if self.bidirectional else 1
         lstm = self.mode == "LSTM"
         H_out = self.proj_size or self.hidden_size
+        seen = _utils._BackwardSeen()  # for the carried-state warning
         finals = []
         layer_input = x
         for layer in range(self.num_layers):
@@ -593,7 +622,7 @@ class RNNBase(Module):
                     state = (
                         (h0, zeros(N, self.hidden_size, dtype=dtype, device=dev)) if lstm else h0
                     )
-                out, state = self._run_direction(k, layer_input, state, direction == 1, masks)
+                out, state = self._run_direction(k, layer_input, state, direction == 1, masks, seen)
                 if masks is not None:
                     out = ops.where(valid3, out, 0.0)  # outputs past a sequence's length are zero
                 outs.append(out)
@@ -613,10 +642,10 @@ class RNNBase(Module):
             returned = tuple(s.reshape((s.shape[0], s.shape[2])) for s in returned)
         elif self.batch_first:
             output = output.transpose(0, 1)
-        _utils._note_states(self._state_guard, returned)
+        _utils._note_states(seen, returned)
         return output, (returned if lstm else returned[0])
 
-    def _run_direction(self, k: int, x: Tensor, state, reverse: bool, masks):
+    def _run_direction(self, k: int, x: Tensor, state, reverse: bool, masks, seen):
         """One layer in one direction over all time steps: x (L, N, in) -> outputs (L, N, H_out), state."""
         w_ih, w_hh, b_ih, b_hh, w_hr = (
             getattr(self, n) if n else None for n in self._param_names[k]
@@ -631,6 +660,7 @@ class RNNBase(Module):
         w = _StepWeights(
             w_hh, b_hh if self.mode == "GRU" else None, w_hr, self.hidden_size, n_gates, N, L
         )
+        seen.watch(w.hh)
         lstm = self.mode == "LSTM"
         rec = self._grad_recorder
         if rec is not None:
@@ -688,6 +718,8 @@ class RNN(RNNBase):
     Parameters, k = 0 .. num_layers - 1 (plus the same with suffix _reverse when bidirectional):
         weight_ih_l0 (H, H_in), weight_ih_lk (H, D * H) for k > 0, weight_hh_lk (H, H),
         bias_ih_lk (H,), bias_hh_lk (H,); all start as U(-1/sqrt(H), 1/sqrt(H)).
+    all_weights: those Parameters as a list per layer and direction (index k * D + direction),
+        each [weight_ih, weight_hh, bias_ih, bias_hh] (no biases with bias=False), as in torch.
     """
 
     def __init__(
@@ -702,8 +734,9 @@ class RNN(RNNBase):
         bidirectional: bool = False,
         device=None,
         dtype=None,
-        proj_size: int = 0,
+        proj_size=None,
     ):
+        _refuse_proj_size("RNN", proj_size)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"RNN: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
@@ -719,7 +752,7 @@ class RNN(RNNBase):
             batch_first,
             dropout,
             bidirectional,
-            proj_size,
+            0,
             device,
             dtype,
         )
@@ -767,6 +800,9 @@ class LSTM(RNNBase):
         weight_ih_l0 (4H, H_in), weight_ih_lk (4H, D * H_out) for k > 0, weight_hh_lk (4H, H_out),
         bias_ih_lk (4H,), bias_hh_lk (4H,), weight_hr_lk (H_out, H) when proj_size > 0; gate rows
         i, f, g, o; all start as U(-1/sqrt(H), 1/sqrt(H)).
+    all_weights: those Parameters as a list per layer and direction (index k * D + direction), each
+        [weight_ih, weight_hh, bias_ih, bias_hh, weight_hr] (no biases with bias=False, no weight_hr
+        without proj_size), as torch's all_weights.
     """
 
     def __init__(
@@ -833,6 +869,7 @@ class GRU(RNNBase):
     Parameters, k = 0 .. num_layers - 1 (plus the same with suffix _reverse when bidirectional):
         weight_ih_l0 (3H, H_in), weight_ih_lk (3H, D * H) for k > 0, weight_hh_lk (3H, H),
         bias_ih_lk (3H,), bias_hh_lk (3H,); gate rows r, z, n; all start as U(-1/sqrt(H), 1/sqrt(H)).
+    all_weights: those Parameters as a list per layer and direction (see RNN).
     """
 
     def __init__(
@@ -846,8 +883,9 @@ class GRU(RNNBase):
         bidirectional: bool = False,
         device=None,
         dtype=None,
-        proj_size: int = 0,
+        proj_size=None,
     ):
+        _refuse_proj_size("GRU", proj_size)
         super().__init__(
             "GRU",
             input_size,
@@ -857,7 +895,7 @@ class GRU(RNNBase):
             batch_first,
             dropout,
             bidirectional,
-            proj_size,
+            0,
             device,
             dtype,
         )

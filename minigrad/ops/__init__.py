@@ -13,6 +13,7 @@ from ._common import (
     _binary,
     _promote,
     _result_dtype,
+    _as_int,
     _normalize_axis,
     _keep_shape,
 )
@@ -93,6 +94,10 @@ from .shape import (
 from .nondiff import (
     compare,
     logical_not,
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
+    bitwise_not,
     argmax,
     argmin,
     one_hot,

@@ -4,6 +4,7 @@ axis normalisation."""
 from __future__ import annotations
 
 import builtins
+import operator
 
 from .. import backend
 from ..autograd import is_grad_enabled
@@ -102,16 +103,29 @@ def _promote(*ts) -> tuple:
     return tuple(t if t.dtype.kind == dtype.kind else astype(t, dtype) for t in ts)
 
 
+def _as_int(v):
+    """v as a Python int when it is an integer: an int, a NumPy integer or a one-element integer tensor
+    (anything with __index__), else None. A bool is not an integer here, as in torch."""
+    if v.__class__ is int:
+        return v
+    if isinstance(v, bool):
+        return None
+    try:
+        return operator.index(v)
+    except TypeError:
+        return None
+
+
 def _normalize_axis(name: str, axis, ndim: int) -> tuple:
-    """axis (None, int or tuple) -> a sorted tuple of non-negative axes, or a clear IndexError."""
+    """axis (None, an integer or a tuple of them) -> a sorted tuple of non-negative axes, or a clear
+    TypeError or IndexError."""
     if axis is None:
         return tuple(range(ndim))
-    if not isinstance(axis, (int, tuple, list)):
-        raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}")
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in axes:
-        if not isinstance(a, int) or isinstance(a, bool):
+        a = a if a.__class__ is int else _as_int(a)
+        if a is None:
             raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}")
         if (
             not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1)

@@ -41,6 +41,8 @@ def matmul(x, y) -> Tensor:
         x = _const(x, y)
     if not isinstance(y, Tensor):
         y = _const(y, x)
+    if x.data.dtype.kind != y.data.dtype.kind:
+        x, y = _promote(x, y)  # int32 @ float32 is float32, as for the elementwise ops (NumPy: float64)
     xs, ys = x.data.shape, y.data.shape
     if len(xs) == 2 and len(ys) == 2 and xs[1] == ys[0]:
         return MatMul.apply(x, y)  # the common case, first
@@ -168,6 +170,6 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _broadcast_shape, _const  # noqa: E402
+from ._common import _broadcast_shape, _const, _promote  # noqa: E402
 from .elementwise import add  # noqa: E402
 from .shape import broadcast_to, reshape  # noqa: E402

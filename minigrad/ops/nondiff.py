@@ -1,4 +1,4 @@
-"""Operations without a gradient: comparisons and logic, argmax/argmin and one_hot."""
+"""Operations without a gradient: comparisons and logic, bitwise ops, argmax/argmin and one_hot."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ _COMPARE = {
 
 
 def compare(op: str, x, y) -> Tensor:
-    """Elementwise comparison or logic (eq, ne, lt, le, gt, ge, and, or, xor): a boolean tensor."""
+    """Elementwise comparison or logic (eq, ne, lt, le, gt, ge, and, or, xor): a boolean tensor.
+    (The operators &, | and ^ are bitwise: see bitwise_and.)"""
     if not isinstance(x, Tensor):
         x = _const(x, y)
     if not isinstance(y, Tensor):
@@ -36,22 +37,64 @@ def logical_not(x: Tensor) -> Tensor:
     return Tensor._make(out, x.device, False, None)
 
 
-def argmax(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    if axis is not None:
-        _normalize_axis("argmax", axis, x.ndim)
-    if x.size == 0:
-        raise ValueError(f"argmax: empty tensor of shape {x.shape}")
-    out = x.device.xp.asarray(x.data.argmax(axis=axis, keepdims=keepdims))
-    return Tensor._make(out.astype(backend.int64), x.device, False, None)
+def _bitwise(name: str, fn: str, x, y) -> Tensor:
+    if not isinstance(x, Tensor):
+        x = _const(x, y)
+    if not isinstance(y, Tensor):
+        y = _const(y, x)
+    if x.device is not y.device:
+        raise RuntimeError(f"{name}: tensors on different devices ({x.device} and {y.device})")
+    for t in (x, y):
+        if t.dtype.kind not in "biu":
+            raise TypeError(f"{name}: only integer and bool tensors are supported, got {t.dtype}")
+    _broadcast_shape(name, x.shape, y.shape)
+    out = getattr(x.device.xp, fn)(x.data, y.data)  # integers promote as in torch; bool stays bool
+    return Tensor._make(x.device.xp.asarray(out), x.device, False, None)
 
 
-def argmin(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def bitwise_and(x, y) -> Tensor:
+    """x & y elementwise, for integer and bool tensors (bools: logical and), like torch.bitwise_and."""
+    return _bitwise("bitwise_and", "bitwise_and", x, y)
+
+
+def bitwise_or(x, y) -> Tensor:
+    """x | y elementwise, for integer and bool tensors (bools: logical or), like torch.bitwise_or."""
+    return _bitwise("bitwise_or", "bitwise_or", x, y)
+
+
+def bitwise_xor(x, y) -> Tensor:
+    """x ^ y elementwise, for integer and bool tensors (bools: logical xor), like torch.bitwise_xor."""
+    return _bitwise("bitwise_xor", "bitwise_xor", x, y)
+
+
+def bitwise_not(x: Tensor) -> Tensor:
+    """~x elementwise, for integer and bool tensors (~1 == -2; bools: logical not), like
+    torch.bitwise_not."""
+    if x.dtype.kind not in "biu":
+        raise TypeError(f"bitwise_not: only integer and bool tensors are supported, got {x.dtype}")
+    return Tensor._make(x.device.xp.asarray(x.device.xp.invert(x.data)), x.device, False, None)
+
+
+def _arg(name: str, x: Tensor, axis, keepdims: bool) -> Tensor:
+    """argmax or argmin: int64 indices; an error only where the reduced part is empty (as in torch)."""
     if axis is not None:
-        _normalize_axis("argmin", axis, x.ndim)
-    if x.size == 0:
-        raise ValueError(f"argmin: empty tensor of shape {x.shape}")
-    out = x.device.xp.asarray(x.data.argmin(axis=axis, keepdims=keepdims))
-    return Tensor._make(out.astype(backend.int64), x.device, False, None)
+        if _as_int(axis) is None:
+            raise TypeError(f"{name}: axis must be an int, got {axis!r}")
+        axis = (_normalize_axis(name, axis, x.ndim) or (None,))[0]  # (a 0-d tensor has one element)
+    if x.size == 0 and (axis is None or x.shape[axis] == 0):
+        raise ValueError(f"{name}: cannot reduce an empty axis of a tensor of shape {x.shape}")
+    out = getattr(x.data, name)(axis=axis, keepdims=keepdims)
+    return Tensor._make(x.device.xp.asarray(out).astype(backend.int64), x.device, False, None)
+
+
+def argmax(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the maximum (of the flattened tensor when axis is None), int64, like torch.argmax."""
+    return _arg("argmax", x, axis if dim is None else dim, keepdims if keepdim is None else keepdim)
+
+
+def argmin(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the minimum (of the flattened tensor when axis is None), int64, like torch.argmin."""
+    return _arg("argmin", x, axis if dim is None else dim, keepdims if keepdim is None else keepdim)
 
 
 def one_hot(indices: Tensor, num_classes: int = -1, dtype=None) -> Tensor:
@@ -72,4 +115,4 @@ def one_hot(indices: Tensor, num_classes: int = -1, dtype=None) -> Tensor:
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _broadcast_shape, _const, _normalize_axis, _result_dtype  # noqa: E402
+from ._common import _as_int, _broadcast_shape, _const, _normalize_axis, _result_dtype  # noqa: E402

@@ -24,11 +24,14 @@ class Sum(Function):
         return broadcast_to(reshape(g, _keep_shape(ctx.shape, ctx.axes)), ctx.shape)
 
 
-def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def sum(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Sum over axis (None: all axes, an int or a tuple of ints), like torch.sum(x, dim, keepdim): the
-    summed axes are dropped, or kept with size 1 when keepdims; bools sum as int64, as in torch."""
-    axes = _normalize_axis("sum", axis, x.ndim)
-    if x.dtype.kind == "b":
+    summed axes are dropped, or kept with size 1 when keepdims; bools and all integers sum as int64, as
+    in torch (NumPy sums uint8 as uint64, where sum() - 400 wraps around). `dim` and `keepdim` are
+    accepted as PyTorch spells them."""
+    axes = _normalize_axis("sum", axis if dim is None else dim, x.ndim)
+    keepdims = keepdims if keepdim is None else keepdim
+    if x.dtype.kind in "biu" and x.dtype != backend.int64:
         x = astype(x, backend.int64)
     return Sum.apply(x, axes=axes, keepdims=keepdims)
 
@@ -52,11 +55,12 @@ class Max(Function):
         return broadcast_to(reshape(g, _keep_shape(ctx.shape, ctx.axes)), ctx.shape) * weights
 
 
-def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def max(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Maximum over axis (None: all axes, an int or a tuple of ints), like torch.amax(x, dim, keepdim):
     values only, no indices; the gradient is shared evenly between tied maxima, and a NaN is the maximum.
     An empty reduction raises ValueError (a maximum has no identity)."""
-    axes = _normalize_axis("max", axis, x.ndim)
+    axes = _normalize_axis("max", axis if dim is None else dim, x.ndim)
+    keepdims = keepdims if keepdim is None else keepdim
     if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
         raise ValueError(
             f"max: cannot reduce an empty tensor of shape {x.shape} (the maximum has no identity)"

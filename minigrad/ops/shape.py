@@ -276,7 +276,9 @@ class Concatenate(Function):
         return tuple(grads)
 
 
-def concatenate(tensors, axis: int = 0) -> Tensor:
+def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
+    """Join tensors along an existing axis (torch.cat; `dim` is accepted as PyTorch spells it)."""
+    axis = axis if dim is None else dim
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate: expected a non-empty sequence of tensors")
@@ -316,8 +318,9 @@ class Stack(Function):
         return tuple(g[lead + (i,)] if n else None for i, n in enumerate(ctx.needs_input_grad))
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis."""
+def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
+    """Join same-shaped tensors along a new axis (`dim` is accepted as PyTorch spells it)."""
+    axis = axis if dim is None else dim
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
@@ -334,9 +337,12 @@ def stack(tensors, axis: int = 0) -> Tensor:
                 f"stack: all tensors must have the same shape, got {shape} and {t.shape}"
             )
     nd = len(shape) + 1
-    if not -nd <= axis < nd:
+    ax = _as_int(axis)
+    if ax is None:
+        raise TypeError(f"stack: axis must be an int, got {axis!r}")
+    if not -nd <= ax < nd:
         raise IndexError(f"stack: axis {axis} is out of range for a result with {nd} dimensions")
-    return Stack.apply(*tensors, axis=axis % nd)
+    return Stack.apply(*tensors, axis=ax % nd)
 
 
 class Pad(Function):
@@ -375,4 +381,4 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _broadcast_shape, _const, _normalize_axis, _promote  # noqa: E402
+from ._common import _as_int, _broadcast_shape, _const, _normalize_axis, _promote  # noqa: E402

@@ -630,6 +630,22 @@ def test_cells_match_pytorch(mode, batched):
         assert_close(dict(m.named_parameters())[name].grad.numpy(), p.grad.numpy(), name)
 
 
+@pytest.mark.parametrize(
+    "mode,kw",
+    [("rnn_tanh", {}), ("lstm", {"proj_size": 2}), ("lstm", {"bias": False}), ("gru", {})],
+)
+def test_all_weights_like_torch(mode, kw):
+    torch = pytest.importorskip("torch")
+    t, m = torch_pair(
+        torch, mode, input_size=3, hidden_size=4, num_layers=2, bidirectional=True, **kw
+    )
+    t_names = {id(p): n for n, p in t.named_parameters()}
+    m_names = {id(p): n for n, p in m.named_parameters()}
+    expected = [[(t_names[id(p)], tuple(p.shape)) for p in ps] for ps in t.all_weights]
+    assert [[(m_names[id(p)], p.shape) for p in ps] for ps in m.all_weights] == expected
+    assert m.all_weights[3][1] is m.weight_hh_l1_reverse  # the module's own Parameters
+
+
 # ---- errors, all raised before any computation ------------------------------------------------------------
 
 
@@ -671,6 +687,49 @@ def test_constructor_errors():
         nn.RNN(3, 4.0)
 
 
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_bias_and_batch_first_must_be_bool(cls):
+    with pytest.raises(TypeError, match=r"bias should be of type bool, got: str \('False'\)"):
+        cls(3, 4, bias="False")  # truthy: it would create biases
+    with pytest.raises(TypeError, match="batch_first should be of type bool, got: NoneType"):
+        cls(3, 4, batch_first=None)
+    with pytest.raises(TypeError, match="bias should be of type bool, got: int"):
+        cls(3, 4, bias=1)
+    assert cls(3, 4, bidirectional=1).bidirectional == 1  # not checked, as in torch
+    assert nn.GRUCell(3, 4, bias=1).bias_ih is not None  # cells check nothing, as in torch
+
+
+def test_constructor_errors_match_torch():
+    torch = pytest.importorskip("torch")
+    calls = [
+        ("LSTM", dict(bias="False")),
+        ("GRU", dict(batch_first=None)),
+        ("RNN", dict(bias=np.bool_(True))),
+        ("GRU", dict(proj_size=0)),
+        ("RNN", dict(proj_size=0)),
+        ("GRU", dict(bias="x", proj_size=0)),  # proj_size is checked first
+        ("RNN", dict(nonlinearity="gelu", proj_size=2)),
+        ("LSTM", dict(bidirectional=1)),
+        ("RNNCell", dict(bias="x")),
+        ("LSTMCell", dict(bias=None)),
+    ]
+    for cls, kw in calls:
+        expected = None
+        try:
+            getattr(torch.nn, cls)(3, 4, **kw)
+        except Exception as e:
+            expected = type(e)
+        if expected is None:
+            getattr(nn, cls)(3, 4, **kw)
+        else:
+            with pytest.raises(expected):
+                getattr(nn, cls)(3, 4, **kw)
+    with pytest.raises(ValueError, match=r"Unrecognized RNN mode: 'FOO'; select from 'RNN_TANH'"):
+        nn.RNNBase("FOO", 3, 4)  # a bare KeyError before
+    with pytest.raises(ValueError, match="Unrecognized RNN mode: FOO"):
+        torch.nn.RNNBase("FOO", 3, 4)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_forward_errors(mode):
     m = make(mode, 3, 4, num_layers=2)
@@ -704,8 +763,11 @@ def test_forward_errors(mode):
         m(x, lengths=[6, 3])
     with pytest.raises(TypeError, match="integers"):
         m(x, lengths=[2.5, 3.0])
-    with pytest.raises(RuntimeError, match="dtype float64 but the parameters are float32"):
-        m(x.double())
+    with pytest.raises(ValueError, match="input has dtype float64 but the parameters are float32"):
+        m(x.double())  # ValueError as in torch ("RNN input dtype ... does not match weight dtype")
+    h64 = mg.zeros(2, 2, 4, dtype=mg.float64)
+    with pytest.raises(RuntimeError, match="h_0 has dtype float64 but the parameters are float32"):
+        m(x, (h64, h) if lstm else h64)  # but a state of the wrong dtype is a RuntimeError in torch
     with pytest.raises(TypeError, match="must be a Tensor"):
         m(x.numpy())
 
@@ -751,6 +813,8 @@ def test_cell_errors(mode):
     bad = mg.zeros(3, 4)
     with pytest.raises(RuntimeError, match=r"of shape \(2, 4\).*got \(3, 4\)"):
         cell(mg.randn(2, 3), (bad, bad) if lstm else bad)
+    with pytest.raises(RuntimeError, match="input has dtype float64"):
+        cell(mg.randn(2, 3, dtype=mg.float64))  # a RuntimeError for cells, as in torch
 
 
 # ---- nn defines no backward ---------------------------------------------------------------------------

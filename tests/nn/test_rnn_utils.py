@@ -134,6 +134,22 @@ def test_no_warning_when_detached_or_used_within_one_iteration():
             state = h
 
 
+def test_no_warning_when_a_backward_reaches_the_weights_but_not_the_state():
+    # a backward that reaches W_hh by another path (here a weight penalty) never ran through the
+    # state's graph: carrying the state into the next call is fine (torch says nothing either)
+    lstm, cell = nn.LSTM(3, 4), nn.GRUCell(3, 4)
+    out1, state = lstm(mg.randn(5, 2, 3))
+    h = cell(mg.randn(2, 3))
+    ((lstm.weight_hh_l0**2).sum() + (cell.weight_hh**2).sum()).backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out2, _ = lstm(mg.randn(5, 2, 3), state)
+        h = cell(mg.randn(2, 3), h)
+        (out2.sum() + h.sum()).backward()
+    with pytest.warns(UserWarning, match="LSTM.*detach_state"):
+        lstm(mg.randn(5, 2, 3), state)  # now a backward has run through it
+
+
 def test_cells_warn_too():
     cell = nn.RNNCell(2, 3)
     x = mg.randn(1, 2)

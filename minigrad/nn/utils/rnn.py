@@ -16,7 +16,7 @@ window starting from the previous window's final state *detached*, and backward 
 
 The values still flow from window to window; only the gradient stops at the boundary. Forgetting the
 `detach_state` line makes every backward run through all earlier windows as well: the recurrent layers
-notice (the state they get was returned before a backward that ran through them) and warn once.
+notice (the state they get is still attached to a graph that a backward ran through) and warn once.
 """
 
 from __future__ import annotations
@@ -103,46 +103,59 @@ def _windows(sequences, k, dim, T):
 
 # ---- graph growth: a state carried across backward() calls without detaching ----------------------------
 
-# graph node of a state returned by a recurrent module -> (the producing module's guard, its backward
-# count then). Weak keys: the entry dies with the graph.
+# graph node of a state returned by a recurrent module -> the _BackwardSeen of the forward call that
+# returned it. Weak keys: the entry dies with the graph.
 _births: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class _StateGuard:
-    """Counts the backward passes that reach one recurrent module (a hook on one of its weights) and
-    remembers whether that module has already warned about an undetached carried state."""
+    """Per recurrent module: whether it has already warned about an undetached carried state."""
 
-    __slots__ = ("backwards", "warned")
+    __slots__ = ("warned",)
 
     def __init__(self):
-        self.backwards = 0
         self.warned = False
-
-    def __call__(
-        self, grad
-    ) -> None:  # the leaf hook: called once per backward that reaches the weight
-        self.backwards += 1
 
     def __deepcopy__(self, memo):
         return _StateGuard()
 
 
-def _note_states(guard: _StateGuard, tensors) -> None:
-    """Remember that these states were returned by the module of `guard`, before its next backward."""
+class _BackwardSeen:
+    """Set once a backward runs through one forward call's recurrence: a hook on that call's W_hh.T,
+    a tensor of that graph alone. (A hook on W_hh would also count backwards that reach W_hh another
+    way, e.g. a weight penalty, and warn wrongly.) One hook per call, not per step of the call."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self):
+        self.seen = False
+
+    def __call__(self, grad) -> None:
+        self.seen = True
+
+    def watch(self, hh: Tensor) -> _BackwardSeen:
+        if hh.requires_grad:  # (not under no_grad, nor with a frozen W_hh)
+            hh.register_hook(self)
+        return self
+
+
+def _note_states(seen: _BackwardSeen, tensors) -> None:
+    """Remember that these states were returned by the forward call that `seen` watches."""
     for t in tensors:
         if t.grad_fn is not None:
-            _births[t.grad_fn] = (guard, guard.backwards)
+            _births[t.grad_fn] = seen
 
 
 def _check_carried(name: str, guard: _StateGuard, tensors, stacklevel: int = 4) -> None:
-    """Warn once when a state passed to a module was returned by a recurrent module before a backward()
-    that ran through it and is still attached: then each backward replays all earlier iterations."""
+    """Warn once when a state passed to a module is still attached to the graph of the call that
+    returned it and a backward has run through that graph: each backward then replays all earlier
+    iterations."""
     if guard.warned:
         return
     for t in tensors:
         node = t.grad_fn if isinstance(t, Tensor) else None
-        born = _births.get(node) if node is not None else None
-        if born is not None and born[0].backwards > born[1]:
+        seen = _births.get(node) if node is not None else None
+        if seen is not None and seen.seen:
             guard.warned = True
             warnings.warn(
                 f"{name}: the hidden state passed in was returned before a backward() and is still attached "
