@@ -134,8 +134,10 @@ class Function:
             out = dev.xp.asarray(out)
         if _anomaly[0]:
             _check_anomaly(cls, "forward", out, inputs)
-        if record and out.dtype.kind != "f":
-            record = False  # integer and bool results have no gradient (argsort in a custom op, ...)
+        if record:
+            dtype = out.dtype
+            if dtype.kind != "f":
+                record = False  # integer and bool results have no gradient (argsort in a custom op, ...)
         if not record:  # the cheap path: one array call and a Tensor wrapper
             result = Tensor._make(out, dev, False, None)
             if cls._makes_views:
@@ -144,7 +146,7 @@ class Function:
         result = Tensor._make(out, dev, True, ctx)
         ctx._seq = next(_counter)
         ctx._shape = out.shape  # the engine checks gradients against these
-        ctx._dtype = out.dtype
+        ctx._dtype = dtype
         # a parent is the node that made an input, or the input itself when it is a leaf
         if n == 2:
             # NOTE: shared constant tuples: one allocation less per recorded op (less work for the gc)
