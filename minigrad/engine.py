@@ -132,8 +132,8 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                     p = _scatter(node, g, grads, leaf_grads, owned)
                     if p is not None and p not in pending:
                         nxt = p
-                    if not retain_graph:
-                        node._freed = True
+                    if not retain_graph and not node.basic:
+                        node._freed = True  # (only an integer-array index is saved, as in torch)
                     continue
                 if (
                     fast
@@ -204,7 +204,8 @@ def _run_backward(seeds, retain_graph, create_graph, capture=None):
                         entry[1] = _add(entry[1], gi, owned, fast)
                 if anomaly:
                     _check_anomaly(node, "backward", gi if fast else gi.data, ())
-            if not retain_graph:
+            if not retain_graph and node._saved is not None:
+                # a node that saved nothing (add, sum, reshape, ...) may run again, as in torch
                 node._saved = node._raw = node._out = None
                 node._freed = node._special = True
             else:

@@ -809,3 +809,27 @@ def test_tensor_to_takes_a_dtype_or_a_tensor_first_and_none_comparisons(device):
     v = _t([1.0, 2.0, 4.0], device)
     np.testing.assert_allclose(v.var(unbiased=False).item(), np.var([1.0, 2.0, 4.0]))
     np.testing.assert_allclose(v.std(unbiased=True).item(), np.std([1.0, 2.0, 4.0], ddof=1))
+
+
+def test_a_node_that_saved_nothing_may_backward_again(device):
+    # torch frees only saved tensors: add, sum and basic slices can be replayed; mul cannot
+    x = _t([1.0, 2.0], device)
+    y = (x + 1).sum()
+    y.backward()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+    x = _t([1.0, 2.0], device)
+    h = x[0] + x  # a basic slice and an add, shared by two later graphs
+    (h * 2).sum().backward()
+    (h * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [15.0, 5.0])
+
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    h = x[[0, 0]]  # an integer-array index is saved: freed like torch's
+    (h * 2).sum().backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        (h * 3).sum().backward()
