@@ -224,3 +224,54 @@ def test_record_hidden_grads_of_a_layer(bidirectional):
     with pytest.raises(TypeError, match="RNN, LSTM or GRU"):
         with record_hidden_grads(nn.Linear(2, 2)):
             pass
+
+
+# ---- pad_sequence --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_sequence_values_shapes_and_gradients(batch_first, side):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((n, 3)) for n in (4, 2, 5)]
+    seqs = [mg.tensor(a, requires_grad=True) for a in arrays]
+    out = nn.utils.pad_sequence(seqs, batch_first=batch_first, padding_value=-1.0, padding_side=side)
+    expected = np.full((5, 3, 3), -1.0)  # (L_max, B, features)
+    for b, a in enumerate(arrays):
+        expected[slice(0, len(a)) if side == "right" else slice(5 - len(a), 5), b] = a
+    if batch_first:
+        expected = expected.transpose(1, 0, 2)
+    np.testing.assert_array_equal(out.numpy(), expected)
+    weights = rng.standard_normal(expected.shape)
+    (out * mg.tensor(weights)).sum().backward()
+    w = weights if batch_first else weights.transpose(1, 0, 2)  # (B, L_max, features)
+    for b, (s, a) in enumerate(zip(seqs, arrays)):
+        rows = slice(0, len(a)) if side == "right" else slice(5 - len(a), 5)
+        np.testing.assert_allclose(s.grad.numpy(), w[b, rows])
+    torch = pytest.importorskip("torch")
+    ref = torch.nn.utils.rnn.pad_sequence(
+        [torch.tensor(a) for a in arrays], batch_first=batch_first, padding_value=-1.0, padding_side=side
+    )
+    np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
+def test_pad_sequence_with_lengths_equals_each_sequence_alone():
+    mg.manual_seed(0)
+    lstm = nn.LSTM(3, 4).double()
+    seqs = [mg.randn(n, 3, dtype=mg.float64) for n in (5, 2, 3)]
+    out, (h, _) = lstm(nn.utils.pad_sequence(seqs), lengths=[len(s) for s in seqs])
+    for b, s in enumerate(seqs):
+        alone, (h_alone, _) = lstm(s)
+        np.testing.assert_allclose(out.numpy()[: len(s), b], alone.numpy(), atol=1e-12)
+        np.testing.assert_allclose(h.numpy()[0, b], h_alone.numpy()[0], atol=1e-12)
+
+
+def test_pad_sequence_errors():
+    with pytest.raises(ValueError, match="no sequences"):
+        nn.utils.pad_sequence([])
+    with pytest.raises(ValueError, match=r"sequence 1 has shape \(2, 4\)"):
+        nn.utils.pad_sequence([mg.zeros(3, 3), mg.zeros(2, 4)])
+    with pytest.raises(ValueError, match="padding_side"):
+        nn.utils.pad_sequence([mg.zeros(3)], padding_side="middle")
+    with pytest.raises(TypeError, match="not a Tensor"):
+        nn.utils.pad_sequence([mg.zeros(3), [1.0, 2.0]])

@@ -1,4 +1,5 @@
-"""Helpers for training recurrent models: truncated backprop through time (`detach_state`, `tbptt_windows`),
+"""Helpers for training recurrent models: padding a batch of sequences of different lengths (`pad_sequence`,
+used with the layers' `lengths=`), truncated backprop through time (`detach_state`, `tbptt_windows`),
 the warning about hidden states carried across iterations without detaching, and per-time-step gradient
 norms of hidden states (`watch_hidden_grads`, `record_hidden_grads`).
 
@@ -25,7 +26,51 @@ import warnings
 import weakref
 from contextlib import contextmanager
 
+from ... import ops
 from ...tensor import Tensor
+
+
+def pad_sequence(
+    sequences, batch_first: bool = False, padding_value: float = 0.0, padding_side: str = "right"
+) -> Tensor:
+    """Pad sequences of different lengths to the longest and stack them, as torch.nn.utils.rnn.pad_sequence.
+
+    Parameters
+    ----------
+    sequences : list of B tensors of shape (L_i, *), with the same trailing shape, dtype and device
+    batch_first : give (B, L_max, *) instead of (L_max, B, *)
+    padding_value : the value of the padded positions
+    padding_side : 'right' (pad after each sequence, the default) or 'left'
+
+    Returns
+    -------
+    Tensor (L_max, B, *), or (B, L_max, *) with batch_first; differentiable with respect to each sequence.
+
+    minigrad's recurrent layers need no packing: pass the padded batch with
+    ``lengths=[len(s) for s in sequences]`` (right padding) and padding never reaches outputs or gradients.
+    """
+    if padding_side not in ("right", "left"):
+        raise ValueError(f"pad_sequence: padding_side must be 'right' or 'left', got {padding_side!r}")
+    sequences = list(sequences)
+    if not sequences:
+        raise ValueError("pad_sequence: got no sequences; pass a non-empty list of tensors")
+    for i, s in enumerate(sequences):
+        if not isinstance(s, Tensor):
+            raise TypeError(f"pad_sequence: sequence {i} is a {type(s).__name__}, not a Tensor")
+        if s.ndim == 0 or s.shape[1:] != sequences[0].shape[1:]:
+            raise ValueError(
+                f"pad_sequence: every sequence must be (L_i, *) with the same trailing shape; sequence 0 "
+                f"has shape {sequences[0].shape} and sequence {i} has shape {s.shape}"
+            )
+    longest = max(s.shape[0] for s in sequences)
+    padded = []
+    for s in sequences:
+        extra = longest - s.shape[0]
+        if extra:
+            along_time = (0, extra) if padding_side == "right" else (extra, 0)
+            s = ops.pad(s, (along_time,) + ((0, 0),) * (s.ndim - 1), padding_value)
+        padded.append(s)
+    return ops.stack(padded, axis=0 if batch_first else 1)
 
 
 def detach_state(state):
