@@ -104,6 +104,9 @@ class Device:
     def __deepcopy__(self, memo) -> Device:
         return self  # devices are singletons compared with `is`; copy.deepcopy(tensor) keeps its device
 
+    def __reduce__(self):
+        return device, (str(self),)  # pickled by name (e.g. to another process): the same singleton back
+
 
 cpu = Device("cpu", None, np, np.random.default_rng)
 _cuda_devices: dict[int, Device] = {}

@@ -136,9 +136,9 @@ class Module:
         """Yield (dotted name, module) for this module ('') and every module below it, depth first."""
         if memo is None:
             memo = set()
-        if id(self) in memo:
+        if self in memo:  # (a set of modules, as in torch: a caller may pass modules to skip)
             return
-        memo.add(id(self))
+        memo.add(self)
         yield prefix, self
         for name, child in self.named_children():
             yield from child.named_modules(memo, prefix + ("." if prefix else "") + name)
@@ -226,8 +226,9 @@ class Module:
         """Set training mode (True) or evaluation mode (False) on this module and all below it."""
         if not isinstance(mode, bool):
             raise ValueError(f"train: mode must be a bool, got {mode!r}")
-        for m in self.modules():
-            m.training = mode
+        self.training = mode
+        for child in self.children():
+            child.train(mode)  # (as in torch: a child's own train() override is honoured)
         return self
 
     def eval(self) -> Module:
@@ -305,6 +306,8 @@ class Module:
             value = state_dict[name]
             if isinstance(value, Tensor):
                 value = value.data
+            elif not backend.is_array(value) and hasattr(value, "__array__"):
+                value = backend.cpu.xp.asarray(value)  # e.g. a torch state_dict() as it is
             if not backend.is_array(value):
                 errors.append(
                     f"value for {name} is a {type(value).__name__}, not a Tensor or array."
@@ -346,8 +349,18 @@ class Module:
     def to(self, device=None, dtype=None) -> Module:
         """Move parameters and buffers to `device` and/or cast the floating ones to `dtype`, in place.
 
-        Returns self, like PyTorch. Parameters stay the same objects and keep their requires_grad.
+        Returns self, like PyTorch. Parameters stay the same objects and keep their requires_grad. As in
+        torch, the first argument may also be a dtype (`m.to(mg.float64)`) or a tensor whose device and
+        dtype to take.
         """
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype if dtype is None else dtype
+        elif (device is not None and not isinstance(device, (str, backend.Device))) or (
+            device in backend._DTYPES
+        ):
+            if dtype is not None:
+                raise TypeError("Module.to: pass the dtype once (to(dtype) or to(device, dtype))")
+            device, dtype = None, device
         if dtype is not None:
             dtype = backend.as_dtype(dtype)
             if dtype.kind != "f":

@@ -43,3 +43,10 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+    def __deepcopy__(self, memo) -> Parameter:
+        """A copy of the values and requires_grad, without .grad (as torch's Parameter.__deepcopy__)."""
+        if id(self) not in memo:
+            data = Tensor._make(self.data.copy(), self.device, False, None)
+            memo[id(self)] = Parameter(data, self.requires_grad)
+        return memo[id(self)]
