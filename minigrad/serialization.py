@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import stat
-import tempfile
 
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
@@ -22,6 +22,11 @@ from .tensor import Tensor
 _META_KEY = "minigrad"
 # safetensors dtypes that NumPy can hold (BF16 and the FP8 types cannot)
 _NUMPY_DTYPES = {"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32", "F64"}
+# the NumPy dtypes those are (what save accepts: anything else could be written but not read back)
+_SAVABLE = {
+    "bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
+    "float16", "float32", "float64",
+}  # fmt: skip
 _FORMAT_VERSION = 1
 
 
@@ -46,10 +51,13 @@ def save(obj: dict, path) -> None:
             f"save: expected a dict (e.g. model.state_dict()), got {type(obj).__name__}"
         )
     tensors: dict = {}
-    tree = _encode(obj, (), tensors)
-    metadata = {_META_KEY: json.dumps({"version": _FORMAT_VERSION, "tree": tree})}
+    try:
+        tree = _encode(obj, (), tensors)
+        metadata = {_META_KEY: json.dumps({"version": _FORMAT_VERSION, "tree": tree})}
+    except RecursionError:
+        raise ValueError("save: the dict is nested too deeply to store; flatten it") from None
     data = _st_save(tensors, metadata=metadata)
-    _atomic_write(os.fspath(path), data)
+    _atomic_write(os.fsdecode(os.fspath(path)), data)
 
 
 def load(path, device=None) -> dict:
@@ -100,8 +108,9 @@ def load(path, device=None) -> dict:
         ) from None
     if unsupported is not None:
         raise ValueError(
-            f"load: '{path}' holds tensor '{unsupported[0]}' of dtype {unsupported[1]}, which NumPy (and so "
-            "minigrad) cannot represent; convert it before saving, e.g. tensor.float() in PyTorch"
+            f"load: '{path}' holds tensor '{unsupported[0]}' of dtype {unsupported[1]}, which minigrad "
+            "cannot represent (it holds bool, integer and float16/32/64 data); convert it before saving, "
+            "e.g. tensor.float() in PyTorch"
         )
     metadata = header.get("__metadata__")
 
@@ -110,8 +119,20 @@ def load(path, device=None) -> dict:
         return tensors  # a plain safetensors file, e.g. written by PyTorch: a flat state dict
     try:
         header = json.loads(metadata[_META_KEY])
+        version = header["version"]
+        if version != _FORMAT_VERSION:
+            raise ValueError(
+                f"load: '{path}' uses minigrad checkpoint format version {version!r}; this minigrad reads "
+                f"version {_FORMAT_VERSION} (upgrade minigrad to read it)"
+            )
         return _decode(header["tree"], tensors)
-    except (ValueError, KeyError, TypeError, IndexError) as e:
+    except ValueError as e:
+        if str(e).startswith("load:"):
+            raise
+        raise ValueError(
+            f"load: '{path}' is not a valid safetensors checkpoint: its minigrad metadata is damaged ({e})"
+        ) from None
+    except (KeyError, TypeError, IndexError, RecursionError) as e:
         raise ValueError(
             f"load: '{path}' is not a valid safetensors checkpoint: its minigrad metadata is damaged ({e})"
         ) from None
@@ -139,6 +160,11 @@ def _encode(value, path: tuple, tensors: dict):
         if name == "__metadata__" or name == "":
             raise ValueError(f"save: '{name}' cannot name a tensor; nest it under another key")
         array = backend.to_numpy(value)
+        if array.dtype.name not in _SAVABLE:
+            raise TypeError(
+                f"save: cannot store '{name}' of dtype {array.dtype}: checkpoints hold bool, integer and "
+                "float16/32/64 tensors (what load can read back); convert it first, e.g. .astype(...)"
+            )
         # NOTE: not ascontiguousarray, which turns 0-d arrays into 1-d ones
         tensors[name] = array if array.flags.c_contiguous else array.copy(order="C")
         return {"t": name}
@@ -212,6 +238,8 @@ def _write_bytes(f, data: bytes) -> None:
 
 
 def _atomic_write(path: str, data: bytes) -> None:
+    if os.path.islink(path):
+        path = os.path.realpath(path)  # replace what a link (latest -> ckpt_7) points at, not the link
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(
@@ -220,24 +248,34 @@ def _atomic_write(path: str, data: bytes) -> None:
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # keep an existing checkpoint's permissions
     except FileNotFoundError:
-        mode = 0o644  # NOTE: NamedTemporaryFile creates files readable by the owner only
-    tmp = tempfile.NamedTemporaryFile(
-        dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
-    )
+        mode = None  # a new file: 0o666 less the umask, as open() would give
+    tmp, fd = _create_temporary(folder, os.path.basename(path))
     try:
-        with tmp:
-            _write_bytes(tmp, data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, mode)
-        os.replace(tmp.name, path)
+        with os.fdopen(fd, "wb") as f:
+            _write_bytes(f, data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
     except BaseException:
         try:
-            os.unlink(tmp.name)
+            os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
     _fsync_folder(folder)
+
+
+def _create_temporary(folder: str, name: str) -> tuple:
+    """A new file beside the checkpoint, created with mode 0o666 so that the umask applies (tempfile's
+    own files are owner-only); (its path, an open descriptor)."""
+    while True:
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
 
 
 def _fsync_folder(folder: str) -> None:

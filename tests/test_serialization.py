@@ -5,6 +5,8 @@ import math
 import os
 import pickle
 
+import stat
+
 import numpy as np
 import pytest
 from safetensors.numpy import load_file as np_load_file
@@ -371,3 +373,57 @@ def test_dtype_numpy_cannot_hold_gets_a_clear_error(tmp_path):
         torch_save_file({"w": torch.ones(2, dtype=torch.bfloat16)}, str(path))
         with pytest.raises(ValueError, match="'w' of dtype BF16"):
             mg.load(path)
+
+
+# ---- audited (2026-12-07): each failed before its fix -------------------------------------------------
+
+
+def test_save_refuses_what_load_could_not_read_and_keeps_the_old_checkpoint(tmp_path):
+    path = tmp_path / "c.safetensors"
+    mg.save({"keep": mg.ones(2)}, path)
+    with pytest.raises(TypeError, match=r"cannot store 'x' of dtype complex64"):
+        mg.save({"x": np.ones(2, np.complex64)}, path)  # safetensors would write it; load could not
+    with pytest.raises(TypeError, match=r"cannot store 'y' of dtype <U1"):
+        mg.save({"y": np.array(["a"])}, path)
+    np.testing.assert_array_equal(mg.load(path)["keep"].numpy(), [1.0, 1.0])
+
+
+def test_a_new_checkpoint_follows_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        mg.save({"x": mg.ones(1)}, tmp_path / "private.safetensors")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "private.safetensors").st_mode) == 0o600
+
+
+def test_saving_through_a_symlink_replaces_its_target(tmp_path):
+    real, link = tmp_path / "ckpt_1.safetensors", tmp_path / "latest.safetensors"
+    mg.save({"x": mg.zeros(1)}, real)
+    os.symlink(real.name, link)
+    mg.save({"x": mg.ones(1)}, link)
+    assert os.path.islink(link)
+    np.testing.assert_array_equal(mg.load(real)["x"].numpy(), [1.0])
+
+
+def test_bytes_paths_save_and_load(tmp_path):
+    path = os.fsencode(tmp_path / "b.safetensors")
+    mg.save({"x": mg.ones(1)}, path)
+    np.testing.assert_array_equal(mg.load(path)["x"].numpy(), [1.0])
+
+
+def test_an_unknown_format_version_is_refused(tmp_path):
+    meta = json.dumps({"version": 99, "tree": {"d": [["x", {"t": "x"}]]}})
+    np_save_file({"x": np.ones(1, np.float32)}, str(tmp_path / "v.safetensors"), metadata={"minigrad": meta})
+    with pytest.raises(ValueError, match="format version 99"):
+        mg.load(tmp_path / "v.safetensors")
+
+
+def test_nesting_too_deep_is_a_value_error(tmp_path):
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = {}
+        node = node["a"]
+    with pytest.raises(ValueError, match="nested too deeply"):
+        mg.save(deep, tmp_path / "deep.safetensors")
