@@ -35,8 +35,8 @@ def minimum(x, y) -> Tensor:
     if not isinstance(y, Tensor):
         y = _const(y, x)
     ops._broadcast_shape("minimum", x.shape, y.shape)  # name this op, not maximum, in a shape error
-    if x.dtype.kind != y.dtype.kind:
-        x, y = ops._promote(x, y)
+    if x.dtype is not y.dtype:
+        x, y = ops._promote_pair(x, y)
     if x.dtype.kind != "f" and y.dtype.kind != "f":
         # NOTE: -x wraps around for unsigned ints and INT64_MIN and fails for bools; integers need no gradient
         out = x.device.xp.asarray(x.device.xp.minimum(x.data, y.data))

@@ -633,3 +633,27 @@ def test_module_level_dim_matches_torch(device):
         np.testing.assert_allclose(getattr(mg, name)(x, dim=0).numpy(), getattr(torch, name)(t, dim=0))
     np.testing.assert_array_equal(mg.flip(x, dims=(0, 1)).numpy(), torch.flip(t, dims=(0, 1)))
     np.testing.assert_array_equal(mg.cat([x, x], dim=1).numpy(), torch.cat([t, t], dim=1))
+
+
+@pytest.mark.parametrize(
+    "a, a_dtype, b, b_dtype, expected",
+    [
+        ([1.0, 2.0], "float32", 1.0, "float64", "float32"),  # a 0-d float64 counts like a Python float
+        ([1, 2], "int32", 5, "int64", "int32"),
+        ([1.0], "float16", 2.0, "float32", "float16"),
+        ([1], "uint8", 5, "int64", "uint8"),
+        ([1, 2], "int64", 1.5, "float64", "float64"),  # a higher category: the 0-d tensor's dtype
+        ([True], "bool", 5, "int32", "int32"),
+    ],
+)
+def test_a_0d_tensor_promotes_like_a_number(a, a_dtype, b, b_dtype, expected):
+    x = mg.tensor(np.array(a, dtype=a_dtype))
+    s = mg.tensor(np.array(b, dtype=b_dtype))  # 0-d
+    for result in (x + s, s * x, mg.where(mg.tensor(True), x, s), x**s if a_dtype != "bool" else x + s):
+        assert result.dtype == np.dtype(expected)
+    if a_dtype != "bool":
+        assert mg.maximum(x, s).dtype == np.dtype(expected)
+        assert mg.minimum(s, x).dtype == np.dtype(expected)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(np.array(a, dtype=a_dtype)) + torch.tensor(np.array(b, dtype=b_dtype))
+    assert str(t.dtype) == f"torch.{expected}"

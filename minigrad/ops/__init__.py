@@ -12,6 +12,7 @@ from ._common import (
     _broadcast,
     _binary,
     _promote,
+    _promote_pair,
     _result_dtype,
     _as_int,
     _normalize_axis,

@@ -81,8 +81,8 @@ def _binary(cls, x, y):
     if y.__class__ is not Tensor:
         y = _const(y, x)
     dx, dy = x.data.dtype, y.data.dtype
-    if dx is not dy and dx.kind != dy.kind:
-        x, y = _promote(x, y)
+    if dx is not dy:
+        x, y = _promote_pair(x, y)
     if x.data.shape != y.data.shape:
         x, y = _broadcast(cls.__name__.lower(), x, y)
     return cls.apply(x, y)
@@ -101,6 +101,23 @@ def _promote(*ts) -> tuple:
     operands are promoted. (Within a kind NumPy widens the same way, and without a temporary copy.)"""
     dtype = _result_dtype(*(t.dtype for t in ts))
     return tuple(t if t.dtype.kind == dtype.kind else astype(t, dtype) for t in ts)
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < float
+
+
+def _promote_pair(x, y) -> tuple:
+    """Two operands of an elementwise op promoted as in torch: a 0-d tensor beside one with dimensions
+    counts only by its category, like a Python number (float32 * 0-d float64 stays float32, int32 + 0-d
+    int64 stays int32), unless its category is higher (int64 + 0-d float64 is float64). Else _promote."""
+    if (x.data.ndim == 0) != (y.data.ndim == 0):
+        small, big = (x, y) if x.data.ndim == 0 else (y, x)
+        keep = _CATEGORY[small.dtype.kind] <= _CATEGORY[big.dtype.kind]
+        dtype = big.dtype if keep else small.dtype
+        return tuple(t if t.dtype == dtype else astype(t, dtype) for t in (x, y))
+    if x.dtype.kind != y.dtype.kind:
+        return _promote(x, y)
+    return x, y  # the same kind: NumPy widens as torch does
 
 
 def _as_int(v):

@@ -202,8 +202,8 @@ def pow(x, exponent) -> Tensor:
         x = _const(x, exponent)
     if not isinstance(exponent, Tensor):
         exponent = _const(exponent, x)
-    if x.dtype.kind != exponent.dtype.kind:
-        x, exponent = _promote(x, exponent)
+    if x.dtype is not exponent.dtype:
+        x, exponent = _promote_pair(x, exponent)
     _check_int_pow(x, exponent)
     if x.shape != exponent.shape:
         x, exponent = _broadcast("pow", x, exponent)
@@ -435,8 +435,8 @@ def where(cond, x, y) -> Tensor:
 
             x = tensor(x, device=cond.device if isinstance(cond, Tensor) else None)
     y = _const(y, x)
-    if x.dtype.kind != y.dtype.kind:
-        x, y = _promote(x, y)
+    if x.dtype is not y.dtype:
+        x, y = _promote_pair(x, y)
     cond = _const(cond, x)
     if cond.dtype.kind != "b":
         cond = Tensor._make(cond.data.astype(bool), cond.device, False, None)
@@ -505,4 +505,4 @@ def _float(x: Tensor) -> Tensor:
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _binary, _broadcast, _const, _promote  # noqa: E402
+from ._common import _binary, _broadcast, _const, _promote_pair  # noqa: E402
