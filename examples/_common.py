@@ -5,6 +5,9 @@ copied into every one of them lives here. The conventions every example follows:
 
 - flags `--device cpu|cuda`, `--seed`, `--quick` (a run of a few seconds, used by the tests),
   `--out` (default `runs/<example>/`) and `--threads` (BLAS threads, default 1), added by `make_parser`;
+- a bad flag value stops the script at once with a one-line `--flag: reason` message, before any
+  training: the argparse types below (`positive_int`, ...) check single values, and `parser.error`
+  the combinations (a window longer than the series, ...);
 - `setup(args)` seeds minigrad, numpy and random, limits the BLAS threads, creates `--out` and
   returns the device;
 - outputs written to `--out`: PNG plots (`savefig`), a checkpoint (`mg.save`) and `metrics.json`
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import random
 import sys
 import time
@@ -46,6 +51,68 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+# ---- argparse types: each turns the flag's text into a value, or explains in one line why it cannot ----
+def _number(text: str, kind, lowest, inclusive: bool, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not math.isfinite(value) or value < lowest or (value == lowest and not inclusive):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (sizes, steps, epochs...)."""
+    return _number(text, int, 1, True, "an integer >= 1")
+
+
+def nonnegative_int(text: str) -> int:
+    """An integer >= 0."""
+    return _number(text, int, 0, True, "an integer >= 0")
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (learning rates, temperatures...)."""
+    return _number(text, float, 0.0, False, "a number > 0")
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite number >= 0 (clipping thresholds, where 0 means off)."""
+    return _number(text, float, 0.0, True, "a number >= 0")
+
+
+def probability(text: str) -> float:
+    """A dropout probability, in [0, 1)."""
+    value = _number(text, float, 0.0, True, "a probability in [0, 1)")
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
+def random_seed(text: str) -> int:
+    """A seed numpy accepts: an integer in [0, 2**32)."""
+    value = _number(text, int, 0, True, "an integer in [0, 2**32)")
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
+    return value
+
+
+def output_folder(text: str) -> Path:
+    """A folder that exists or can be created: not a file, and under a folder we may write in."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is an existing file, not a folder")
+    parent = path
+    while not parent.exists():  # the nearest existing folder above it is where mkdir will write
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot create {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {parent} (permission denied)")
+    return path
+
+
 def make_parser(name: str, description: str) -> argparse.ArgumentParser:
     """An argument parser with the flags every example shares; add the example's own flags to it.
 
@@ -62,27 +129,28 @@ def make_parser(name: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default="cpu", help="where to compute: cpu, cuda or cuda:N (needs CuPy)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for minigrad, numpy and random")
+    parser.add_argument("--seed", type=random_seed, default=0, help="seed for minigrad, numpy and random")
     parser.add_argument(
         "--quick", action="store_true", help="a tiny run of a few seconds (used by the tests)"
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=output_folder,
         default=Path("runs") / name,
         help="folder for plots, metrics, checkpoints",
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="BLAS threads (0: the library's default)"
+        "--threads", type=nonnegative_int, default=1, help="BLAS threads (0: the library's default)"
     )
     return parser
 
 
-def setup(args: argparse.Namespace) -> mg.Device:
+def setup(args: argparse.Namespace, make_out: bool = True) -> mg.Device:
     """Seed every random generator, create the output folder and return the device to compute on.
 
     minigrad draws its random numbers (initialisation, dropout, sampling) from the device's generator,
     seeded by `mg.manual_seed`; numpy's and Python's generators are seeded too, for data shuffling.
+    A script that writes nothing (e.g. one that only samples from a checkpoint) passes make_out=False.
     """
     if args.threads > 0:
         # NOTE: the matrices here are small (e.g. 32 x 256 @ 256 x 1024); several BLAS threads spend more
@@ -92,7 +160,11 @@ def setup(args: argparse.Namespace) -> mg.Device:
     np.random.seed(args.seed)
     random.seed(args.seed)
     args.out = Path(args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
+    if make_out:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # the flag was checked, but the default folder (or a race) can still fail
+            sys.exit(f"--out {args.out}: cannot create the folder ({e.strerror or e})")
     try:
         device = mg.device(args.device)
     except (RuntimeError, ValueError) as e:
@@ -217,9 +289,16 @@ __all__ = [
     "Timer",
     "data_path",
     "make_parser",
+    "nonnegative_float",
+    "nonnegative_int",
+    "output_folder",
     "plot_curves",
     "plt",
+    "positive_float",
+    "positive_int",
+    "probability",
     "progress",
+    "random_seed",
     "save_metrics",
     "savefig",
     "setup",

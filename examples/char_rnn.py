@@ -14,8 +14,9 @@ The story, top to bottom:
    stream, starting from the hidden state the previous step ended with, so the model sees an unbroken
    text. After the update, `detach_state` cuts the graph at the chunk boundary: the state's *value*
    carries on, but the gradient stops there, so one step never backpropagates into older chunks.
-4. Checkpoints hold everything a run depends on (weights, optimizer buffers, step, the data cursor and
-   the carried hidden state), so `--resume` continues with exactly the losses an uninterrupted run logs.
+4. Checkpoints hold everything a run depends on (weights, optimizer buffers, step, the data cursor, the
+   carried hidden state and the settings), so `--resume` continues with exactly the losses an
+   uninterrupted run logs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from _common import (
     Timer,
     data_path,
     make_parser,
+    nonnegative_float,
+    nonnegative_int,
     plt,
+    positive_float,
+    positive_int,
+    probability,
     progress,
     save_metrics,
     savefig,
@@ -40,96 +46,218 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import nn
 
-# Settings per preset; a flag given on the command line always wins.
+TRAIN_FRACTION = 0.9  # the first 90% of the text trains, the rest validates
+
+# Settings per preset; a flag given on the command line always wins. val_streams (no flag): how many
+# streams the validation text is cut into.
 PRESETS = {
-    "default": dict(model="lstm", embed=64, layers=1, hidden=256, batch_size=32, seq_len=64, optimizer="adam", lr=2e-3,
-                    clip=5.0, clip_mode="norm", steps=2000, eval_every=250, ckpt_every=500, val_chars=None),
-    "quick": dict(model="lstm", embed=16, layers=1, hidden=64, batch_size=16, seq_len=16, optimizer="adam", lr=2e-2,
-                  clip=5.0, clip_mode="norm", steps=40, eval_every=20, ckpt_every=20, val_chars=1000),
+    "default": dict(model="lstm", embed=64, layers=1, hidden=256, dropout=0.0, batch_size=32, seq_len=64, optimizer="adam",
+                    lr=2e-3, clip=5.0, clip_mode="norm", steps=2000, eval_every=250, ckpt_every=500, val_chars=None,
+                    val_streams=32),
+    "quick": dict(model="lstm", embed=16, layers=1, hidden=64, dropout=0.0, batch_size=16, seq_len=16, optimizer="adam",
+                  lr=2e-2, clip=5.0, clip_mode="norm", steps=40, eval_every=20, ckpt_every=20, val_chars=1000,
+                  val_streams=4),
     # min-char-rnn.py: vanilla tanh RNN, hidden 100, 25-character chunks, one stream, Adagrad 0.1, and
     # every gradient element clipped to [-5, 5]
-    "karpathy": dict(model="rnn", embed=0, layers=1, hidden=100, batch_size=1, seq_len=25, optimizer="adagrad", lr=0.1,
-                     clip=5.0, clip_mode="value", steps=20000, eval_every=2000, ckpt_every=5000, val_chars=None),
+    "karpathy": dict(model="rnn", embed=0, layers=1, hidden=100, dropout=0.0, batch_size=1, seq_len=25, optimizer="adagrad",
+                     lr=0.1, clip=5.0, clip_mode="value", steps=20000, eval_every=2000, ckpt_every=5000, val_chars=None,
+                     val_streams=32),
 }  # fmt: skip
+# with --karpathy, --quick only shortens the run: the min-char-rnn model is small already
+QUICK_RUN = ("steps", "eval_every", "ckpt_every", "val_chars", "val_streams")
+# the model's shape: a checkpoint's weights only fit a model built with the same values
+MODEL_SHAPE = ("model", "embed", "layers", "hidden")
+# what a resumed run must keep as well: the carried state is (layers, batch_size, hidden), and the
+# optimizer's buffers belong to its optimizer
+RESUME_FIXED = MODEL_SHAPE + ("batch_size", "optimizer")
 
 
-def parse_args():
+def preset_help(key: str, default_text: str | None = None) -> str:
+    """'(default: 64; 16 with --quick; 0 with --karpathy)', read from PRESETS so that --help stays true."""
+    values = {name: PRESETS[name][key] for name in PRESETS}
+    text = f"(default: {default_text or values['default']}"
+    for name in ("quick", "karpathy"):
+        if values[name] != values["default"]:
+            text += f"; {values[name]} with --{name}"
+    return text + ")"
+
+
+def parse_args(argv=None):
     parser = make_parser(
-        "char_rnn", "Character-level language model on Tiny Shakespeare (truncated BPTT)."
+        "char_rnn",
+        "Character-level language model on Tiny Shakespeare (truncated BPTT). --quick and --karpathy "
+        "change the defaults as noted; with --resume or --sample, a setting not given comes from the "
+        "checkpoint.",
     )
     parser.add_argument(
-        "--model", choices=["lstm", "gru", "rnn"], help="recurrent layer (default: lstm)"
+        "--model", choices=["lstm", "gru", "rnn"], help="recurrent layer " + preset_help("model")
     )
     parser.add_argument(
-        "--embed", type=int, help="embedding size; 0 feeds one-hot vectors (default: 64)"
-    )
-    parser.add_argument("--layers", type=int, help="stacked recurrent layers (default: 1)")
-    parser.add_argument("--hidden", type=int, help="hidden size (default: 256)")
-    parser.add_argument("--dropout", type=float, default=0.0, help="dropout between stacked layers")
-    parser.add_argument(
-        "--batch-size", type=int, help="parallel text streams per step (default: 32)"
+        "--embed",
+        type=nonnegative_int,
+        help="embedding size; 0 feeds one-hot vectors " + preset_help("embed"),
     )
     parser.add_argument(
-        "--seq-len", type=int, help="characters per truncated-BPTT chunk (default: 64)"
+        "--layers", type=positive_int, help="stacked recurrent layers " + preset_help("layers")
     )
-    parser.add_argument("--lr", type=float, help="learning rate (default: 2e-3 for Adam)")
+    parser.add_argument("--hidden", type=positive_int, help="hidden size " + preset_help("hidden"))
     parser.add_argument(
-        "--optimizer", choices=["adam", "adagrad", "sgd"], help="optimizer (default: adam)"
+        "--dropout",
+        type=probability,
+        help="dropout between stacked layers " + preset_help("dropout"),
     )
     parser.add_argument(
-        "--clip", type=float, help="gradient clipping threshold, 0 to disable (default: 5)"
+        "--batch-size",
+        type=positive_int,
+        help="parallel text streams per step " + preset_help("batch_size"),
+    )
+    parser.add_argument(
+        "--seq-len",
+        type=positive_int,
+        help="characters per truncated-BPTT chunk " + preset_help("seq_len"),
+    )
+    parser.add_argument(
+        "--lr", type=positive_float, help="learning rate, whatever the optimizer " + preset_help("lr")
+    )
+    parser.add_argument(
+        "--optimizer", choices=["adam", "adagrad", "sgd"], help="optimizer " + preset_help("optimizer")
+    )
+    parser.add_argument(
+        "--clip",
+        type=nonnegative_float,
+        help="gradient clipping threshold, 0 to disable " + preset_help("clip"),
     )
     parser.add_argument(
         "--clip-mode",
         choices=["norm", "value"],
-        help="clip the total norm or each element (default: norm)",
+        help="clip the total norm or each element " + preset_help("clip_mode"),
     )
-    parser.add_argument("--steps", type=int, help="total training steps (default: 2000)")
     parser.add_argument(
-        "--eval-every", type=int, help="steps between validation losses and samples (default: 250)"
+        "--steps", type=positive_int, help="total training steps " + preset_help("steps")
     )
-    parser.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: 500)")
+    parser.add_argument(
+        "--eval-every",
+        type=positive_int,
+        help="steps between validation losses and samples " + preset_help("eval_every"),
+    )
+    parser.add_argument(
+        "--ckpt-every",
+        type=positive_int,
+        help="steps between checkpoints " + preset_help("ckpt_every"),
+    )
     parser.add_argument(
         "--val-chars",
-        type=int,
-        help="validate on the first N validation characters only (default: all)",
+        type=positive_int,
+        help="validate on the first N validation characters only " + preset_help("val_chars", "all"),
     )
     parser.add_argument(
         "--karpathy", action="store_true", help="min-char-rnn preset (RNN 100, seq 25, Adagrad)"
     )
-    parser.add_argument(
-        "--resume", action="store_true", help="continue from <out>/checkpoint.safetensors"
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from <out>/checkpoint.safetensors, with its settings",
     )
-    parser.add_argument(
-        "--sample", action="store_true", help="only generate text from a checkpoint"
-    )
+    mode.add_argument("--sample", action="store_true", help="only generate text from a checkpoint")
     parser.add_argument(
         "--checkpoint",
         type=Path,
         help="checkpoint for --sample (default: <out>/checkpoint.safetensors)",
     )
     parser.add_argument(
-        "--temperature", type=float, default=0.8, help="sampling temperature (>0; lower = safer)"
+        "--temperature",
+        type=positive_float,
+        default=0.8,
+        help="sampling temperature (>0; lower = safer)",
     )
     parser.add_argument(
         "--prime", default="\n", help="text the sample starts from (default: a newline)"
     )
-    parser.add_argument("--length", type=int, default=500, help="characters to generate")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--length", type=nonnegative_int, default=500, help="characters to generate"
+    )
+    args = parser.parse_args(argv)
+    if args.checkpoint is not None and not args.sample:
+        parser.error("--checkpoint is read by --sample only (--resume uses <out>/checkpoint.safetensors)")
+
+    # Each setting comes from the command line, else the checkpoint (--resume, --sample), else the preset.
+    meta = read_meta(parser, args) if args.resume or args.sample else {}
+    saved = meta.get("config", {})
+    for key in RESUME_FIXED if args.resume else MODEL_SHAPE:
+        given = getattr(args, key)
+        if key in saved and given is not None and given != saved[key]:
+            flag = "--" + key.replace("_", "-")
+            parser.error(
+                f"{flag} {given} conflicts with the checkpoint, which was trained with {flag} "
+                f"{saved[key]}; leave {flag} out, or train a new model in another --out folder"
+            )
     preset = PRESETS["karpathy" if args.karpathy else "default"]
-    if (
-        args.quick and args.karpathy
-    ):  # the min-char-rnn model is small already: only shorten the run
-        preset = {
-            **preset,
-            **{k: PRESETS["quick"][k] for k in ("steps", "eval_every", "ckpt_every", "val_chars")},
-        }
+    if args.quick and args.karpathy:
+        preset = {**preset, **{k: PRESETS["quick"][k] for k in QUICK_RUN}}
     elif args.quick:
         preset = PRESETS["quick"]
-    for key, value in preset.items():
+    for key, value in {**preset, **saved}.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+
+    if args.sample:
+        check_sample_args(parser, args, meta["vocab"])
+    else:
+        check_training_args(parser, args, meta.get("step", 0))
     return args
+
+
+def read_meta(parser, args) -> dict:
+    """The plain values of the checkpoint --resume or --sample reads (settings, vocabulary, step)."""
+    flag = "--resume" if args.resume else "--sample"
+    path = args.checkpoint or args.out / "checkpoint.safetensors"
+    if not Path(path).is_file():
+        parser.error(
+            f"{flag}: no checkpoint at {path}; train first (python examples/char_rnn.py --out {args.out})"
+            + (" or pass --checkpoint" if args.sample else "")
+        )
+    try:
+        return mg.load(path)["meta"]
+    except (ValueError, KeyError, TypeError) as e:
+        parser.error(f"{flag}: {path} is not a char_rnn checkpoint ({e})")
+
+
+def check_sample_args(parser, args, vocab: str) -> None:
+    if not args.prime:
+        parser.error("--prime: give at least one character to start from (the default is a newline)")
+    unknown = sorted(set(args.prime) - set(vocab))
+    if unknown:
+        parser.error(f"--prime: the characters {unknown} never occur in the training text")
+
+
+def check_training_args(parser, args, step: int) -> None:
+    """Limits that depend on each other or on the data, checked before anything is built."""
+    if args.steps <= step:
+        parser.error(
+            f"--resume: the checkpoint is at step {step} already and --steps is {args.steps}; "
+            "pass a larger --steps"
+        )
+    n_chars = len(data_path("tinyshakespeare.txt").read_text(encoding="utf-8"))
+    n_train = int(TRAIN_FRACTION * n_chars)
+    n_val = n_chars - n_train
+    stream = n_train // args.batch_size  # characters per training stream
+    if stream < 2:
+        parser.error(
+            f"--batch-size {args.batch_size}: the {n_train:,} training characters cannot fill that many streams"
+        )
+    if args.seq_len >= stream:
+        # a chunk needs seq_len inputs plus one more character for the last target
+        parser.error(
+            f"--seq-len {args.seq_len}: with --batch-size {args.batch_size} each stream holds {stream:,} "
+            f"characters, so a chunk can be at most {stream - 1:,} long"
+        )
+    val_chars = min(args.val_chars or n_val, n_val)
+    if val_chars // args.val_streams < 2:
+        parser.error(
+            f"--val-chars {args.val_chars}: the validation text is read as {args.val_streams} streams "
+            f"of at least 2 characters, so it needs at least {2 * args.val_streams}"
+        )
 
 
 # ---- 1. data ------------------------------------------------------------------------------------------
@@ -139,7 +267,7 @@ def load_text():
     vocab = "".join(sorted(set(text)))
     lookup = {ch: i for i, ch in enumerate(vocab)}
     ids = np.array([lookup[ch] for ch in text], dtype=np.int64)
-    split = int(0.9 * len(ids))
+    split = int(TRAIN_FRACTION * len(ids))
     return ids[:split], ids[split:], vocab
 
 
@@ -262,9 +390,8 @@ def save_checkpoint(path, model, optimizer, args, vocab, step, cursor, state, lo
                 "losses": losses,
                 "val_history": val_history,
                 "rng": mg.device(args.device).rng.bit_generator.state,  # dropout draws from it
-                "config": {
-                    k: getattr(args, k) for k in ("model", "embed", "layers", "hidden", "dropout")
-                },
+                # every setting, so that --resume goes on exactly as this run would have
+                "config": {k: getattr(args, k) for k in PRESETS["default"]},
             },
         },
         path,
@@ -279,11 +406,7 @@ def build_model(config: dict, vocab_size: int, device):
 
 
 def run_sample(args, device):
-    path = args.checkpoint or args.out / "checkpoint.safetensors"
-    if not Path(path).exists():
-        raise SystemExit(
-            f"--sample: no checkpoint at {path}; train first (python examples/char_rnn.py) or pass --checkpoint"
-        )
+    path = args.checkpoint or args.out / "checkpoint.safetensors"  # parse_args checked it
     ckpt = mg.load(path, device=device)
     meta = ckpt["meta"]
     model = build_model(meta["config"], len(meta["vocab"]), device)
@@ -294,15 +417,15 @@ def run_sample(args, device):
 
 
 # ---- 3. training ----------------------------------------------------------------------------------------
-def main():
-    args = parse_args()
-    device = setup(args)
+def main(argv=None):
+    args = parse_args(argv)
+    device = setup(args, make_out=not args.sample)  # sampling writes nothing
     if args.sample:
         return run_sample(args, device)
 
     train_ids, val_ids, vocab = load_text()
     streams = make_streams(train_ids, args.batch_size)
-    val_streams = make_streams(val_ids[: args.val_chars], 4 if args.quick else 32)
+    val_streams = make_streams(val_ids[: args.val_chars], args.val_streams)
     print(f"{len(train_ids):,} training / {len(val_ids):,} validation characters, vocabulary {len(vocab)}; "
           f"{args.batch_size} streams of {streams.shape[1]:,} characters")  # fmt: skip
 
@@ -321,13 +444,13 @@ def main():
 
     ckpt_path = args.out / "checkpoint.safetensors"
     step, cursor, state, losses, val_history = 0, 0, None, [], []
-    if args.resume:
-        if not ckpt_path.exists():
-            raise SystemExit(f"--resume: no checkpoint at {ckpt_path}")
+    if args.resume:  # parse_args took the model's settings from this checkpoint
         ckpt = mg.load(ckpt_path, device=device)
         meta = ckpt["meta"]
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        for group in optimizer.param_groups:  # the state holds the lr it ran with: a --lr given now wins
+            group["lr"] = args.lr
         step, cursor, losses, val_history = (
             meta["step"],
             meta["cursor"],

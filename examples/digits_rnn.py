@@ -20,7 +20,17 @@ The story, top to bottom:
 from __future__ import annotations
 
 import numpy as np
-from _common import Timer, make_parser, plt, progress, save_metrics, savefig, setup
+from _common import (
+    Timer,
+    make_parser,
+    plt,
+    positive_float,
+    positive_int,
+    progress,
+    save_metrics,
+    savefig,
+    setup,
+)
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -31,18 +41,22 @@ from minigrad import nn
 SPLIT_SEED = 0  # the train/test split never changes with --seed, so results stay comparable
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = make_parser("digits_rnn", "An LSTM classifies 8x8 digits read row by row.")
     parser.add_argument(
         "--model", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer"
     )
-    parser.add_argument("--hidden", type=int, default=64, help="hidden size")
+    parser.add_argument("--hidden", type=positive_int, default=64, help="hidden size")
     parser.add_argument(
-        "--epochs", type=int, default=None, help="passes over the training set (default: 20)"
+        "--epochs",
+        type=positive_int,
+        help="passes over the training set (default: 20; 3 with --quick)",
     )
-    parser.add_argument("--batch-size", type=int, default=32, help="images per training step")
-    parser.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=32, help="images per training step"
+    )
+    parser.add_argument("--lr", type=positive_float, default=5e-3, help="Adam learning rate")
+    args = parser.parse_args(argv)
     if args.epochs is None:
         args.epochs = 3 if args.quick else 20
     return args
@@ -85,8 +99,8 @@ def predict(model, X, device):
 
 
 # ---- 3. training ----------------------------------------------------------------------------------------
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     device = setup(args)
     timer = Timer()
 

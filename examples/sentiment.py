@@ -35,6 +35,9 @@ from _common import (
     data_path,
     make_parser,
     plt,
+    positive_float,
+    positive_int,
+    probability,
     progress,
     save_metrics,
     savefig,
@@ -51,31 +54,43 @@ SPLIT_SEED = 1234  # the 80/20 split never changes with --seed, so results stay 
 PAD, UNK = 0, 1
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = make_parser(
         "sentiment", "Sentence sentiment with a bidirectional LSTM vs a bag of words."
     )
     parser.add_argument("--model", choices=["lstm", "gru"], default="lstm", help="recurrent layer")
-    parser.add_argument("--embed", type=int, default=64, help="embedding size")
-    parser.add_argument("--hidden", type=int, default=64, help="hidden size per direction")
+    parser.add_argument("--embed", type=positive_int, default=64, help="embedding size")
     parser.add_argument(
-        "--dropout", type=float, default=0.5, help="dropout on embeddings and final state"
+        "--hidden", type=positive_int, default=64, help="hidden size per direction"
     )
     parser.add_argument(
-        "--min-count", type=int, default=1, help="rarer training words become <unk>"
+        "--dropout",
+        type=probability,
+        default=0.5,
+        help="dropout on embeddings and final state",
     )
     parser.add_argument(
-        "--epochs", type=int, default=None, help="recurrent model epochs (default: 15)"
+        "--min-count", type=positive_int, default=1, help="rarer training words become <unk>"
     )
     parser.add_argument(
-        "--bow-epochs", type=int, default=None, help="baseline epochs (default: 10)"
+        "--epochs", type=positive_int, help="recurrent model epochs (default: 15; 4 with --quick)"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=32, help="sentences per recurrent-model training step"
+        "--bow-epochs", type=positive_int, help="baseline epochs (default: 10; 2 with --quick)"
     )
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 2e-3)")
-    parser.add_argument("--bow-lr", type=float, default=1e-2, help="Adam learning rate (baseline)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=32,
+        help="sentences per recurrent-model training step",
+    )
+    parser.add_argument(
+        "--lr", type=positive_float, help="Adam learning rate (default: 2e-3; 5e-3 with --quick)"
+    )
+    parser.add_argument(
+        "--bow-lr", type=positive_float, default=1e-2, help="Adam learning rate (baseline)"
+    )
+    args = parser.parse_args(argv)
     if args.epochs is None:
         args.epochs = 4 if args.quick else 15
     if args.lr is None:
@@ -190,8 +205,8 @@ def train_model(model, batches_for_epoch, epochs: int, lr: float, evaluate, desc
     return losses, accuracies
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     device = setup(args)
     timer = Timer()
 

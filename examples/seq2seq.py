@@ -43,7 +43,10 @@ from _common import (
     Timer,
     data_path,
     make_parser,
+    nonnegative_float,
     plt,
+    positive_float,
+    positive_int,
     progress,
     save_metrics,
     savefig,
@@ -59,7 +62,7 @@ SPLIT_SEED = 0  # the train/test split never changes with --seed, so results sta
 START = "_"  # the first character of every answer; the decoder's start token
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = make_parser(
         "seq2seq", "Encoder-decoder with attention: date normalisation or addition."
     )
@@ -71,39 +74,53 @@ def parse_args():
     parser.add_argument(
         "--no-attention", action="store_true", help="plain encoder-decoder, for comparison"
     )
-    parser.add_argument("--embed", type=int, default=16, help="character embedding size")
     parser.add_argument(
-        "--hidden", type=int, default=128, help="hidden size of encoder and decoder"
+        "--embed", type=positive_int, default=16, help="character embedding size"
     )
     parser.add_argument(
-        "--train-size", type=int, default=None, help="training pairs used (default: 20000)"
+        "--hidden",
+        type=positive_int,
+        default=128,
+        help="hidden size of encoder and decoder (even)",
     )
     parser.add_argument(
-        "--test-size", type=int, default=None, help="held-out pairs (default: 5000)"
+        "--train-size",
+        type=positive_int,
+        help="training pairs used (default: 20000; 1000 with --quick)",
     )
     parser.add_argument(
-        "--epochs", type=int, default=None, help="passes over the training pairs (default: 1)"
+        "--test-size", type=positive_int, help="held-out pairs (default: 5000; 200 with --quick)"
     )
-    parser.add_argument("--batch-size", type=int, default=32, help="pairs per training step")
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
     parser.add_argument(
-        "--clip", type=float, default=5.0, help="gradient-norm clipping, 0 to disable"
+        "--epochs", type=positive_int, default=1, help="passes over the training pairs"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=32, help="pairs per training step"
+    )
+    parser.add_argument("--lr", type=positive_float, default=2e-3, help="Adam learning rate")
+    parser.add_argument(
+        "--clip", type=nonnegative_float, default=5.0, help="gradient-norm clipping, 0 to disable"
     )
     parser.add_argument(
         "--eval-every",
-        type=int,
-        default=None,
-        help="steps between test-accuracy points (default: 100)",
+        type=positive_int,
+        help="steps between test-accuracy points (default: 100; 10 with --quick)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.train_size is None:
         args.train_size = 1000 if args.quick else 20000
     if args.test_size is None:
         args.test_size = 200 if args.quick else 5000
-    if args.epochs is None:
-        args.epochs = 1
     if args.eval_every is None:
         args.eval_every = 10 if args.quick else 100
+    if args.hidden % 2:
+        parser.error(f"--hidden {args.hidden}: must be even (the encoder has H/2 units each way)")
+    n_pairs = len(load_pairs(args.task)[0])
+    if args.train_size + args.test_size > n_pairs:
+        parser.error(
+            f"--train-size {args.train_size} + --test-size {args.test_size}: the {args.task} data set "
+            f"holds {n_pairs} pairs"
+        )
     return args
 
 
@@ -227,8 +244,8 @@ def evaluate(model, src, answers, start_id: int, batch_size: int = 1000):
 
 
 # ---- 5. training ----------------------------------------------------------------------------------------
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     device = setup(args)
     timer = Timer()
 
@@ -290,7 +307,7 @@ def main():
     print(
         f"{name}: exact match {exact:.4f}, per-character accuracy {per_char:.4f} on {len(test_idx)} pairs"
     )
-    for k in range(8):
+    for k in range(min(8, len(test_idx))):
         q = questions[test_idx[k]].rstrip()
         guess = "".join(chars[i] for i in preds[k])
         truth = answers[test_idx[k]][1:]
@@ -314,7 +331,9 @@ def main():
     if weights is not None:
         # rows: generated characters; columns: question characters; a bright cell = looked at
         fig, axes = plt.subplots(2, 2, figsize=(11, 6))
-        for ax, k in zip(axes.flat, range(4)):
+        for ax in axes.flat[len(test_idx) :]:  # fewer than 4 test pairs leave panels empty
+            ax.axis("off")
+        for ax, k in zip(axes.flat, range(len(test_idx))):
             q = questions[test_idx[k]]
             width = len(q.rstrip()) + 1  # show the question and one padding space
             ax.imshow(weights[k][:, :width], cmap="viridis", vmin=0, vmax=1, aspect="auto")

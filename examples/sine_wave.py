@@ -26,7 +26,10 @@ from _common import (
     Timer,
     data_path,
     make_parser,
+    nonnegative_float,
     plt,
+    positive_float,
+    positive_int,
     progress,
     save_metrics,
     savefig,
@@ -57,9 +60,10 @@ TRANSFORMS = {
     "log": (np.log, np.exp),
     "sqrt": (np.sqrt, np.square),
 }
+TRAIN_FRACTION = 0.8  # of a real series, in time; the rest is the test set
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = make_parser(
         "sine_wave", "An RNN learns a waveform and generates it; or forecasts a real series."
     )
@@ -72,26 +76,46 @@ def parse_args():
         "--model", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer"
     )
     parser.add_argument(
-        "--hidden", type=int, default=None, help="hidden size (default: 64; 32 for --series)"
+        "--hidden",
+        type=positive_int,
+        help="hidden size (default: 64; 32 for --series; 16 with --quick)",
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="training steps (default: 1000; 400 for --series)"
+        "--steps",
+        type=positive_int,
+        help="training steps (default: 1000; 400 for --series; 30 with --quick)",
     )
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per training step")
-    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     parser.add_argument(
-        "--clip", type=float, default=1.0, help="gradient-norm clipping, 0 to disable"
+        "--batch-size", type=positive_int, default=32, help="windows per training step"
+    )
+    parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate")
+    parser.add_argument(
+        "--clip", type=nonnegative_float, default=1.0, help="gradient-norm clipping, 0 to disable"
     )
     parser.add_argument(
         "--window",
-        type=int,
-        help="--series: values read per forecast (default: 24 for airline, 60 otherwise)",
+        type=positive_int,
+        help="--series: values read per forecast (default: 24 for airline, 60 otherwise; "
+        "at most 24 with --quick)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.hidden is None:
         args.hidden = 16 if args.quick else (32 if args.series else 64)
     if args.steps is None:
         args.steps = 30 if args.quick else (400 if args.series else 1000)
+    if args.window is not None and not args.series:
+        parser.error("--window applies to --series only (the waveform trains on whole periods)")
+    if args.series:
+        if args.window is None:
+            window = SERIES[args.series][3]
+            args.window = min(window, 24) if args.quick else window
+        # a training window and the value after it must fit in the training part of the series
+        n_train = int(TRAIN_FRACTION * len(load_series(args.series)))
+        if args.window > n_train - 2:
+            parser.error(
+                f"--window {args.window}: the {args.series} series has {n_train} training values, "
+                f"so a window can be at most {n_train - 2} long"
+            )
     return args
 
 
@@ -223,12 +247,12 @@ def load_series(name: str):
 
 
 def run_series(args, device):
-    _, _, transform, window = SERIES[args.series]
+    transform = SERIES[args.series][2]
     forward, inverse = TRANSFORMS[transform]
-    window = args.window or (min(window, 24) if args.quick else window)
+    window = args.window  # parse_args set its default and checked it fits
     raw = load_series(args.series)
     series = forward(raw)
-    n_train = int(0.8 * len(series))
+    n_train = int(TRAIN_FRACTION * len(series))
     mean, std = series[:n_train].mean(), series[:n_train].std()  # training statistics only
     z = ((series - mean) / std).astype(np.float32)
     print(
@@ -304,8 +328,8 @@ def run_series(args, device):
     )
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     device = setup(args)
     timer = Timer()
     if args.series:

@@ -26,38 +26,61 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from _common import Timer, make_parser, plt, progress, save_metrics, savefig, setup
+from _common import (
+    Timer,
+    make_parser,
+    nonnegative_float,
+    plt,
+    positive_float,
+    positive_int,
+    progress,
+    save_metrics,
+    savefig,
+    setup,
+)
 
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import nn
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = make_parser(
         "vanishing_gradients", "Per-time-step gradient norms in RNN, LSTM and GRU; clipping."
     )
-    parser.add_argument("--seq-len", type=int, default=100, help="sequence length T")
-    parser.add_argument("--hidden", type=int, default=64, help="hidden size")
-    parser.add_argument("--batch-size", type=int, default=32, help="sequences per batch")
     parser.add_argument(
-        "--gain", type=float, default=2.0, help="part 2: scale of the large recurrent weights"
+        "--seq-len", type=positive_int, help="sequence length T (default: 100; 30 with --quick)"
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="part 2: SGD steps per run (default: 150)"
+        "--hidden", type=positive_int, help="hidden size (default: 64; 16 with --quick)"
     )
-    parser.add_argument("--lr", type=float, default=0.3, help="part 2: SGD learning rate")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="sequences per batch")
+    parser.add_argument(
+        "--gain",
+        type=nonnegative_float,
+        default=2.0,
+        help="part 2: scale of the large recurrent weights",
+    )
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        help="part 2: SGD steps per run (default: 150; 15 with --quick)",
+    )
+    parser.add_argument("--lr", type=positive_float, default=0.3, help="part 2: SGD learning rate")
     parser.add_argument(
         "--forget-bias", type=float, default=3.0, help="part 1: forget-gate bias of the 4th curve"
     )
     parser.add_argument(
-        "--max-norm", type=float, default=1.0, help="part 2: clip_grad_norm_ threshold"
+        "--max-norm", type=positive_float, default=1.0, help="part 2: clip_grad_norm_ threshold"
     )
-    args = parser.parse_args()
-    if args.steps is None:
-        args.steps = 15 if args.quick else 150
+    args = parser.parse_args(argv)
+    # --quick changes only the defaults: a flag given on the command line wins
+    defaults = {"seq_len": 100, "hidden": 64, "steps": 150}
     if args.quick:
-        args.seq_len, args.hidden = min(args.seq_len, 30), min(args.hidden, 16)
+        defaults = {"seq_len": 30, "hidden": 16, "steps": 15}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     return args
 
 
@@ -136,8 +159,8 @@ def exploding_model(args, device, dtype=None):
     return model
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     device = setup(args)
     timer = Timer()
     T = args.seq_len
