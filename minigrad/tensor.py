@@ -334,8 +334,17 @@ class Tensor:
     def copy_(self, src) -> Tensor:
         """Copy src's values into this tensor in place (shapes must broadcast)."""
         self._check_inplace("copy_", src)
-        s = src.data if isinstance(src, Tensor) else src
-        self.device.xp.copyto(self.data, self.device.xp.asarray(s), casting="same_kind")
+        s = self.device.xp.asarray(src.data if isinstance(src, Tensor) else src)
+        try:
+            fits = backend.broadcast_shapes(s.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(
+                f"copy_: the source of shape {s.shape} does not broadcast to this tensor's shape {self.shape}"
+            )
+        # as in torch, values are cast to this tensor's dtype (1.5 -> 1 in an integer tensor)
+        self.device.xp.copyto(self.data, s, casting="unsafe")
         self._version += 1
         return self
 
@@ -565,8 +574,13 @@ class Tensor:
 
     def expand(self, *shape) -> Tensor:
         shape = _shape_or_ints(shape)
-        # PyTorch's -1 keeps a size
+        # PyTorch's -1 keeps a size (only of an existing axis: a new leading axis needs its size)
         offset = len(shape) - self.ndim
+        if any(s == -1 for s in shape[: max(offset, 0)]):
+            raise ValueError(
+                f"expand: -1 is not allowed for the new leading axes of {tuple(shape)} (the tensor has "
+                f"shape {self.shape}); give their sizes"
+            )
         shape = tuple(self.shape[i - offset] if s == -1 else s for i, s in enumerate(shape))
         return ops.broadcast_to(self, shape)
 

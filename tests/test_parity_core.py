@@ -657,3 +657,17 @@ def test_a_0d_tensor_promotes_like_a_number(a, a_dtype, b, b_dtype, expected):
     torch = pytest.importorskip("torch")
     t = torch.tensor(np.array(a, dtype=a_dtype)) + torch.tensor(np.array(b, dtype=b_dtype))
     assert str(t.dtype) == f"torch.{expected}"
+
+
+def test_expand_copy_and_abs_edge_cases_are_clear():
+    x = mg.ones((2, 1))
+    assert x.expand(4, -1, 3).shape == (4, 2, 3)
+    with pytest.raises(ValueError, match="-1 is not allowed for the new leading axes"):
+        x.expand(-1, 2, 3)  # torch refuses; before, the -1 silently took the last axis's size
+    i = mg.zeros(2, dtype=mg.int64)
+    i.copy_(mg.tensor([1.5, 2.5]))  # torch casts into the destination's dtype
+    assert i.tolist() == [1, 2]
+    with pytest.raises(RuntimeError, match=r"copy_: the source of shape \(4,\) does not broadcast"):
+        mg.zeros((2, 3)).copy_(mg.ones(4))
+    with pytest.raises(TypeError, match="abs: not defined for a bool tensor"):
+        mg.tensor([True]).abs()

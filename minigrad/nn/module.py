@@ -156,6 +156,34 @@ class Module:
                     seen.add(id(value))
                     yield mod_prefix + ("." if mod_prefix else "") + name, value
 
+    def get_submodule(self, target: str) -> Module:
+        """The module at the dotted path `target` ('' is this module), as torch's get_submodule."""
+        module = self
+        for part in target.split(".") if target else ():
+            children = dict(module.named_children())
+            if part not in children:
+                raise AttributeError(
+                    f"get_submodule: {type(module).__name__} has no submodule '{part}' (of '{target}')"
+                )
+            module = children[part]
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path `target` (e.g. 'rnn.weight_hh_l0'), as in torch."""
+        path, _, name = target.rpartition(".")
+        params = dict(self.get_submodule(path).named_parameters(recurse=False))
+        if name not in params:
+            raise AttributeError(f"get_parameter: no parameter '{target}'")
+        return params[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path `target`, as in torch."""
+        path, _, name = target.rpartition(".")
+        buffers = dict(self.get_submodule(path).named_buffers(recurse=False))
+        if name not in buffers:
+            raise AttributeError(f"get_buffer: no buffer '{target}'")
+        return buffers[name]
+
     def named_parameters(self, prefix: str = "", recurse: bool = True):
         """Yield (dotted name, Parameter), e.g. ('encoder.layers.0.weight', ...), each Parameter once."""
         yield from self._named_state("param", prefix, recurse)
@@ -201,6 +229,7 @@ class Module:
         """Same as `self.<name> = param` (PyTorch spelling); param must be a Parameter or None.
 
         None reserves the slot: the name then takes only a Parameter (or None), which keeps its place."""
+        self._check_new_name("register_parameter", "parameter", name, "param")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
                 f"register_parameter: '{name}' must be a Parameter or None, got {type(param).__name__}"
@@ -213,6 +242,7 @@ class Module:
         """Same as `self.<name> = module` (PyTorch spelling); module must be a Module or None.
 
         None reserves the slot, like `register_parameter(name, None)`."""
+        self._check_new_name("add_module", "module", name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(
                 f"add_module: '{name}' must be a Module or None, got {type(module).__name__}"
@@ -220,6 +250,19 @@ class Module:
         setattr(self, name, module)
         if module is None:
             self._kinds[name] = "module"
+
+    def _check_new_name(self, op: str, what: str, name, kind: str) -> None:
+        """torch's rules for a registered name: a non-empty string without '.', not already another
+        attribute (a method such as `forward`, a plain value, or an entry of another kind)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{op}: {what} name should be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{op}: {what} name must be a non-empty string without '.', got {name!r}")
+        kinds = self.__dict__.get("_kinds", {})
+        if hasattr(self, name) and (kinds.get(name) or _kind(self.__dict__.get(name))) != kind:
+            raise KeyError(
+                f"{op}: attribute '{name}' already exists on {type(self).__name__}; choose another name"
+            )
 
     # ---- modes and gradients ----------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -566,6 +609,9 @@ class Sequential(ModuleList):
             raise NotImplementedError(
                 "Sequential.insert: only supported when the entries are named '0', '1', ... in order"
             )
+        n = len(self._modules)
+        if not -n <= index <= n:
+            raise IndexError(f"Sequential.insert: index {index} is out of range for {n} entries")
         self._modules.insert(index, self._check(module))
         self._module_names.append(str(len(self._module_names)))
 
@@ -629,6 +675,9 @@ class ModuleDict(Module):
     def __setitem__(self, key: str, module: Module) -> None:
         if not isinstance(key, str) or "." in key or not key:
             raise KeyError(f"ModuleDict keys must be non-empty strings without '.', got {key!r}")
+        if (key not in self._modules and key in self.__dict__) or hasattr(type(self), key):
+            # e.g. 'training' or 'keys': the entry would hide the attribute (torch refuses it too)
+            raise KeyError(f"ModuleDict: attribute '{key}' already exists; choose another key")
         if not isinstance(module, Module):
             raise TypeError(
                 f"ModuleDict holds Modules, got {type(module).__name__} for key {key!r}"

@@ -297,6 +297,8 @@ class Abs(Function):
 
 def abs(x: Tensor) -> Tensor:
     """Elementwise |x|, like torch.abs; same shape and dtype (the gradient at 0 is 0)."""
+    if x.dtype.kind == "b":
+        raise TypeError("abs: not defined for a bool tensor (as in torch); convert it first, e.g. x.long()")
     return Abs.apply(x)
 
 

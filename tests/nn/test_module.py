@@ -709,3 +709,34 @@ def test_load_state_dict_takes_array_likes_such_as_torch_tensors():
     m.load_state_dict(t.state_dict())  # torch tensors as they are, no .numpy() needed
     np.testing.assert_array_equal(m.weight.numpy(), t.weight.detach().numpy())
     assert repr(nn.Dropout(0.25)) == repr(torch.nn.Dropout(0.25))
+
+
+def test_registered_names_follow_torchs_rules():
+    m = nn.Linear(2, 2)
+    with pytest.raises(KeyError, match="'forward' already exists"):
+        m.register_parameter("forward", nn.Parameter(mg.ones(1)))  # would hide the method
+    with pytest.raises(KeyError, match="without '.'"):
+        m.add_module("a.b", nn.ReLU())
+    with pytest.raises(KeyError, match="already exists"):
+        m.add_module("weight", nn.ReLU())
+    with pytest.raises(TypeError, match="should be a string"):
+        m.register_parameter(3, None)
+    m.add_module("act", nn.ReLU())
+    m.add_module("act", nn.Tanh())  # replacing an entry of the same kind is fine
+    assert isinstance(m.act, nn.Tanh)
+    with pytest.raises(KeyError, match="'training' already exists"):
+        nn.ModuleDict({"training": nn.ReLU()})
+    with pytest.raises(IndexError, match="out of range"):
+        nn.Sequential(nn.ReLU()).insert(10, nn.ReLU())
+
+
+def test_get_submodule_parameter_and_buffer():
+    m = nn.Sequential(nn.LSTM(2, 3), nn.Linear(3, 1))
+    assert m.get_submodule("") is m and m.get_submodule("1") is m[1]
+    assert m.get_parameter("0.weight_hh_l0") is m[0].weight_hh_l0
+    m[1].register_buffer("scale", mg.ones(1))
+    assert m.get_buffer("1.scale") is m[1].scale
+    with pytest.raises(AttributeError, match="no submodule '5'"):
+        m.get_submodule("5")
+    with pytest.raises(AttributeError, match="no parameter '1.nope'"):
+        m.get_parameter("1.nope")
