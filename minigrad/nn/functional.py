@@ -136,6 +136,10 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
         )
     out = weight[idx]
     if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(
+                f"embedding: padding_idx {padding_idx} is out of range for {num} rows (valid: -{num}..{num - 1})"
+            )
         if padding_idx < 0:
             padding_idx += num
         is_pad = _const((idx == padding_idx)[..., None], weight)

@@ -205,3 +205,10 @@ def test_layer_norm_validation():
         match=r"layer_norm: input of shape \(2, 3\) does not end with normalized_shape \(2,\)",
     ):
         F.layer_norm(mg.zeros(2, 3), 2)
+
+
+def test_embedding_padding_idx_out_of_range_is_an_error():
+    w = mg.ones((3, 2))
+    with pytest.raises(ValueError, match="padding_idx 10 is out of range for 3 rows"):
+        F.embedding(mg.tensor([0, 1]), w, padding_idx=10)  # torch asserts; before, silently ignored
+    assert F.embedding(mg.tensor([0, 2]), w, padding_idx=-1).shape == (2, 2)
