@@ -170,19 +170,20 @@ class Module:
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at the dotted path `target` (e.g. 'rnn.weight_hh_l0'), as in torch."""
-        path, _, name = target.rpartition(".")
-        params = dict(self.get_submodule(path).named_parameters(recurse=False))
-        if name not in params:
-            raise AttributeError(f"get_parameter: no parameter '{target}'")
-        return params[name]
+        return self._get_own("parameter", target)
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at the dotted path `target`, as in torch."""
+        return self._get_own("buffer", target)
+
+    def _get_own(self, what: str, target: str):
         path, _, name = target.rpartition(".")
-        buffers = dict(self.get_submodule(path).named_buffers(recurse=False))
-        if name not in buffers:
-            raise AttributeError(f"get_buffer: no buffer '{target}'")
-        return buffers[name]
+        module = self.get_submodule(path)
+        named = module.named_parameters if what == "parameter" else module.named_buffers
+        entries = dict(named(recurse=False))
+        if name not in entries:
+            raise AttributeError(f"get_{what}: no {what} '{target}'")
+        return entries[name]
 
     def named_parameters(self, prefix: str = "", recurse: bool = True):
         """Yield (dotted name, Parameter), e.g. ('encoder.layers.0.weight', ...), each Parameter once."""
