@@ -16,13 +16,9 @@ from .ops import (  # noqa: F401  (stack re-exported)
     stack,
     transpose,
 )
+from .ops._common import _axis, _dims
 from .ops.reduce import _finite_max
 from .tensor import Tensor
-
-
-def _axis(axis, dim):
-    """Accept PyTorch's `dim=` wherever NumPy's `axis=` is the primary spelling."""
-    return axis if dim is None else dim
 
 
 _NAN = float("nan")
@@ -63,20 +59,30 @@ def clip(x: Tensor, min=None, max=None) -> Tensor:
 def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Mean over axis (None: all axes, an int or a tuple of ints), like torch.mean(x, dim, keepdim): the
     reduced axes are dropped, or kept with size 1 when keepdims. The mean of no elements is nan."""
-    axes, n = _count("mean", x, _axis(axis, dim))
-    keepdims = keepdims if keepdim is None else keepdim
+    axis, keepdims = _dims(axis, keepdims, dim, keepdim)
+    axes, n = _count("mean", x, axis)
     x = ops._float(x)
     return ops.sum(x, axes, keepdims) * (1.0 / n if n else _NAN)  # 0 * nan: no NumPy warning
 
 
 def var(
-    x: Tensor, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None
+    x: Tensor,
+    axis=None,
+    keepdims: bool = False,
+    correction: int = 1,
+    *,
+    dim=None,
+    keepdim=None,
+    unbiased=None,
 ) -> Tensor:
-    """Variance with PyTorch's default Bessel correction (correction=1); correction=0 gives NumPy's.
-    With no degrees of freedom left (n <= correction, e.g. one element) it is nan, as in torch.
+    """Variance with PyTorch's default Bessel correction (correction=1); correction=0 gives NumPy's
+    (torch's older `unbiased=False` is accepted too). With no degrees of freedom left (n <= correction,
+    e.g. one element) it is nan, as in torch.
     NOTE: torch gives inf there when the squares do not sum to 0 (possible only for correction > 1)."""
-    axes, n = _count("var", x, _axis(axis, dim))
-    keepdims = keepdims if keepdim is None else keepdim
+    axis, keepdims = _dims(axis, keepdims, dim, keepdim)
+    if unbiased is not None:
+        correction = int(bool(unbiased))
+    axes, n = _count("var", x, axis)
     x = ops._float(x)
     centered = x - mean(x, axes, keepdims=True)
     scale = 1.0 / (n - correction) if n > correction else _NAN
@@ -93,19 +99,27 @@ def _count(name: str, x: Tensor, axis) -> tuple:
 
 
 def std(
-    x: Tensor, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None
+    x: Tensor,
+    axis=None,
+    keepdims: bool = False,
+    correction: int = 1,
+    *,
+    dim=None,
+    keepdim=None,
+    unbiased=None,
 ) -> Tensor:
-    """sqrt(var); where the variance is 0 the gradient is 0 (as PyTorch), not 0 * inf = nan."""
-    axis, keepdims = _axis(axis, dim), keepdims if keepdim is None else keepdim
+    """sqrt(var) (the same arguments); where the variance is 0 the gradient is 0 (as PyTorch), not
+    0 * inf = nan."""
+    axis, keepdims = _dims(axis, keepdims, dim, keepdim)
     _normalize_axis("std", axis, x.ndim)  # so that an error names std, not var
-    v = var(x, axis, keepdims, correction)
+    v = var(x, axis, keepdims, correction, unbiased=unbiased)
     zero = v.data == 0
     return ops.where(zero, 0, ops.sqrt(ops.where(zero, 1, v)))
 
 
 def min(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Minimum over axis, like torch.amin(x, dim, keepdim); floats as -max(-x) (see max for ties and NaN)."""
-    axis, keepdims = _axis(axis, dim), keepdims if keepdim is None else keepdim
+    axis, keepdims = _dims(axis, keepdims, dim, keepdim)
     axes = _normalize_axis("min", axis, x.ndim)
     if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
         raise ValueError(
@@ -127,8 +141,8 @@ def _max_shift(x: Tensor, axes: tuple) -> Tensor:
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """log(sum(exp(x))) without overflow: the max is subtracted first (as a constant; it cancels exactly)."""
-    axes = _normalize_axis("logsumexp", _axis(axis, dim), x.ndim)
-    keepdims = keepdims if keepdim is None else keepdim
+    axis, keepdims = _dims(axis, keepdims, dim, keepdim)
+    axes = _normalize_axis("logsumexp", axis, x.ndim)
     x = ops._float(x)
     shift = _max_shift(x, axes)
     out = ops.log(ops.sum(ops.exp(x - shift), axes, keepdims=True)) + shift

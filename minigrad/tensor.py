@@ -480,16 +480,16 @@ class Tensor:
 
     # ---- reductions (axis may be int, tuple or None; `dim`/`keepdim` accepted as PyTorch spells them) --
     def sum(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-        return ops.sum(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim)
+        return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def mean(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-        return F.mean(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim)
+        return F.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def max(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-        return ops.max(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim)
+        return ops.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def min(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-        return F.min(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim)
+        return F.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def var(
         self,
@@ -501,9 +501,9 @@ class Tensor:
         keepdim=None,
         unbiased=None,
     ) -> Tensor:
-        if unbiased is not None:  # torch's older spelling: unbiased=False is correction=0
-            correction = int(bool(unbiased))
-        return F.var(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim, correction)
+        return F.var(
+            self, axis, keepdims, correction, dim=dim, keepdim=keepdim, unbiased=unbiased
+        )
 
     def std(
         self,
@@ -515,12 +515,12 @@ class Tensor:
         keepdim=None,
         unbiased=None,
     ) -> Tensor:
-        if unbiased is not None:  # torch's older spelling: unbiased=False is correction=0
-            correction = int(bool(unbiased))
-        return F.std(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim, correction)
+        return F.std(
+            self, axis, keepdims, correction, dim=dim, keepdim=keepdim, unbiased=unbiased
+        )
 
     def logsumexp(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-        return F.logsumexp(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim)
+        return F.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def softmax(self, axis: int = -1, *, dim=None) -> Tensor:
         return F.softmax(self, F._axis(axis, dim))
@@ -529,10 +529,10 @@ class Tensor:
         return F.log_softmax(self, F._axis(axis, dim))
 
     def argmax(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-        return ops.argmax(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim)
+        return ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def argmin(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-        return ops.argmin(self, F._axis(axis, dim), keepdims if keepdim is None else keepdim)
+        return ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def any(self) -> bool:
         return bool(self.data.any())

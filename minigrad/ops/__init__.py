@@ -15,6 +15,8 @@ from ._common import (
     _promote_pair,
     _result_dtype,
     _as_int,
+    _axis,
+    _dims,
     _normalize_axis,
     _keep_shape,
 )

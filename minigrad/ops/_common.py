@@ -133,6 +133,16 @@ def _as_int(v):
         return None
 
 
+def _axis(axis, dim):
+    """Accept PyTorch's `dim=` wherever NumPy's `axis=` is the primary spelling."""
+    return axis if dim is None else dim
+
+
+def _dims(axis, keepdims: bool, dim, keepdim) -> tuple:
+    """(axis, keepdims) of a reduction, from NumPy's spelling or PyTorch's `dim=`/`keepdim=`."""
+    return (axis if dim is None else dim), (keepdims if keepdim is None else keepdim)
+
+
 def _normalize_axis(name: str, axis, ndim: int) -> tuple:
     """axis (None, an integer or a tuple of them) -> a sorted tuple of non-negative axes, or a clear
     TypeError or IndexError."""

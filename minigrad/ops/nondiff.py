@@ -13,15 +13,21 @@ _COMPARE = {
 }  # fmt: skip
 
 
-def compare(op: str, x, y) -> Tensor:
-    """Elementwise comparison or logic (eq, ne, lt, le, gt, ge, and, or, xor): a boolean tensor.
-    (The operators &, | and ^ are bitwise: see bitwise_and.)"""
+def _operands(name: str, x, y) -> tuple:
+    """x and y as tensors on one device (numbers become constants of the other's dtype)."""
     if not isinstance(x, Tensor):
         x = _const(x, y)
     if not isinstance(y, Tensor):
         y = _const(y, x)
     if x.device is not y.device:
-        raise RuntimeError(f"{op}: tensors on different devices ({x.device} and {y.device})")
+        raise RuntimeError(f"{name}: tensors on different devices ({x.device} and {y.device})")
+    return x, y
+
+
+def compare(op: str, x, y) -> Tensor:
+    """Elementwise comparison or logic (eq, ne, lt, le, gt, ge, and, or, xor): a boolean tensor.
+    (The operators &, | and ^ are bitwise: see bitwise_and.)"""
+    x, y = _operands(op, x, y)
     _broadcast_shape(op, x.shape, y.shape)
     a, b = x.data, y.data
     if a.dtype.kind != b.dtype.kind:  # int64 == float32 compares in float32, as in PyTorch
@@ -38,12 +44,7 @@ def logical_not(x: Tensor) -> Tensor:
 
 
 def _bitwise(name: str, fn: str, x, y) -> Tensor:
-    if not isinstance(x, Tensor):
-        x = _const(x, y)
-    if not isinstance(y, Tensor):
-        y = _const(y, x)
-    if x.device is not y.device:
-        raise RuntimeError(f"{name}: tensors on different devices ({x.device} and {y.device})")
+    x, y = _operands(name, x, y)
     for t in (x, y):
         if t.dtype.kind not in "biu":
             raise TypeError(f"{name}: only integer and bool tensors are supported, got {t.dtype}")
@@ -89,12 +90,12 @@ def _arg(name: str, x: Tensor, axis, keepdims: bool) -> Tensor:
 
 def argmax(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the maximum (of the flattened tensor when axis is None), int64, like torch.argmax."""
-    return _arg("argmax", x, axis if dim is None else dim, keepdims if keepdim is None else keepdim)
+    return _arg("argmax", x, *_dims(axis, keepdims, dim, keepdim))
 
 
 def argmin(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the minimum (of the flattened tensor when axis is None), int64, like torch.argmin."""
-    return _arg("argmin", x, axis if dim is None else dim, keepdims if keepdim is None else keepdim)
+    return _arg("argmin", x, *_dims(axis, keepdims, dim, keepdim))
 
 
 def one_hot(indices: Tensor, num_classes: int = -1, dtype=None) -> Tensor:
@@ -115,4 +116,4 @@ def one_hot(indices: Tensor, num_classes: int = -1, dtype=None) -> Tensor:
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _as_int, _broadcast_shape, _const, _normalize_axis, _result_dtype  # noqa: E402
+from ._common import _as_int, _broadcast_shape, _const, _dims, _normalize_axis, _result_dtype  # noqa: E402

@@ -29,8 +29,8 @@ def sum(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None)
     summed axes are dropped, or kept with size 1 when keepdims; bools and all integers sum as int64, as
     in torch (NumPy sums uint8 as uint64, where sum() - 400 wraps around). `dim` and `keepdim` are
     accepted as PyTorch spells them."""
-    axes = _normalize_axis("sum", axis if dim is None else dim, x.ndim)
-    keepdims = keepdims if keepdim is None else keepdim
+    axis, keepdims = _dims(axis, keepdims, dim, keepdim)
+    axes = _normalize_axis("sum", axis, x.ndim)
     if x.dtype.kind in "biu" and x.dtype != backend.int64:
         x = astype(x, backend.int64)
     return Sum.apply(x, axes=axes, keepdims=keepdims)
@@ -59,8 +59,8 @@ def max(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None)
     """Maximum over axis (None: all axes, an int or a tuple of ints), like torch.amax(x, dim, keepdim):
     values only, no indices; the gradient is shared evenly between tied maxima, and a NaN is the maximum.
     An empty reduction raises ValueError (a maximum has no identity)."""
-    axes = _normalize_axis("max", axis if dim is None else dim, x.ndim)
-    keepdims = keepdims if keepdim is None else keepdim
+    axis, keepdims = _dims(axis, keepdims, dim, keepdim)
+    axes = _normalize_axis("max", axis, x.ndim)
     if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
         raise ValueError(
             f"max: cannot reduce an empty tensor of shape {x.shape} (the maximum has no identity)"
@@ -101,6 +101,6 @@ class LogSoftmax(Function):
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _keep_shape, _normalize_axis  # noqa: E402
+from ._common import _dims, _keep_shape, _normalize_axis  # noqa: E402
 from .elementwise import astype, exp  # noqa: E402
 from .shape import broadcast_to, reshape  # noqa: E402

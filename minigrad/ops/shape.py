@@ -278,7 +278,7 @@ class Concatenate(Function):
 
 def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
     """Join tensors along an existing axis (torch.cat; `dim` is accepted as PyTorch spells it)."""
-    axis = axis if dim is None else dim
+    axis = _axis(axis, dim)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate: expected a non-empty sequence of tensors")
@@ -320,7 +320,7 @@ class Stack(Function):
 
 def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
     """Join same-shaped tensors along a new axis (`dim` is accepted as PyTorch spells it)."""
-    axis = axis if dim is None else dim
+    axis = _axis(axis, dim)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
@@ -381,4 +381,4 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
 
 
 # Sibling modules refer to each other at call time; importing them last keeps the cycle harmless.
-from ._common import _as_int, _broadcast_shape, _const, _normalize_axis, _promote  # noqa: E402
+from ._common import _as_int, _axis, _broadcast_shape, _const, _normalize_axis, _promote  # noqa: E402
